@@ -1,0 +1,44 @@
+# make train   - set up .venv if needed, then fine-tune on the repo's data (SIZE=small|medium|tiny)
+# make test    - set up .venv if needed, then unit tests + every notebook under nbval (smoke size)
+# make bench   - speed benchmark: seed vs default recipe, same data, same steps
+# make lab     - open JupyterLab on notebooks/
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+SIZE   ?= small
+ARGS   ?=
+STAMP   = $(VENV)/.installed
+
+.PHONY: install train test bench lab clean-test
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first and pinned: a CPU wheel, not a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[test,notebooks]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (svtune)" >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/python -m svtune.run --size $(SIZE) $(ARGS)
+
+# Notebooks get the smoke-size parameters with papermill, then run under nbval in
+# numbered order (train first, so compare finds a run). Test runs write outputs to build/.
+NBVAL_DIR = build/nbval
+test: $(STAMP)
+	rm -rf $(NBVAL_DIR) build/test-outputs && mkdir -p $(NBVAL_DIR)
+	$(BIN)/papermill --prepare-only notebooks/train.ipynb $(NBVAL_DIR)/1_train.ipynb -p size tiny
+	$(BIN)/papermill --prepare-only notebooks/compare.ipynb $(NBVAL_DIR)/2_compare.ipynb
+	$(BIN)/papermill --prepare-only notebooks/explore.ipynb $(NBVAL_DIR)/3_explore.ipynb -p sizes '["tiny"]'
+	$(BIN)/papermill --prepare-only notebooks/benchmark.ipynb $(NBVAL_DIR)/4_benchmark.ipynb -p steps 2 -p batch_size 16
+	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests $(NBVAL_DIR) --nbval-lax -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m svtune.bench $(ARGS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/

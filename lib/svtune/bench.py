@@ -1,0 +1,147 @@
+"""Benchmark recipes side by side, in one process, on the same data and machine.
+
+    python -m svtune.bench                          # speed: seed vs default, same number of steps
+    python -m svtune.bench --steps 20 -p data_dir ../shared/datacommons
+    python -m svtune.bench --full -p data_dir ../shared/datacommons   # train each recipe to the end
+
+Speed mode prints training pairs/s, real vs padded tokens per pair, peak RSS and
+the default/seed ratio. Full mode runs the whole pipeline per recipe (mining,
+before/after evaluation, training, saving) and reports wall time and quality.
+Results are saved as JSON under outputs/bench/ for notebooks/benchmark.ipynb.
+Runs unchanged on a GPU (device and bf16 are picked per machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from . import paths
+from .run import _literal
+
+RECIPES = ["seed", "default"]
+
+
+class PeakRSS:
+    """Peak resident memory while a block runs, sampled in a thread (ru_maxrss never goes down)."""
+
+    def __enter__(self):
+        self.proc, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            self._stop.wait(0.05)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    @property
+    def mb(self) -> float:
+        return round(self.peak / 2**20, 1)
+
+
+def speed(recipe: str, steps: int, params: dict) -> dict:
+    """Train `steps` steps of `recipe` from a fresh base model; throughput figures."""
+    from .train import Run
+    run = Run.start(recipe=recipe, max_steps=steps, run_dir=str(paths.OUTPUTS_DIR / "bench" / ".scratch"),
+                    **params)
+    run.load_data()
+    with PeakRSS() as mem:
+        stats = run.train()
+    keys = ["pairs_per_second", "real_tokens_per_pair", "padded_tokens_per_pair", "pairs_trained",
+            "steps", "train_seconds", "precision"]
+    return {"recipe": recipe, "batch_size": run.cfg.batch_size, "device": run.cfg.device,
+            **{k: stats[k] for k in keys}, "peak_rss_mb": mem.mb}
+
+
+def full(recipe: str, params: dict) -> dict:
+    """The whole pipeline for one recipe, as `make train` runs it (without the notebook)."""
+    from .train import Run
+    start = time.perf_counter()
+    with PeakRSS() as mem:
+        run = Run.start(recipe=recipe, **params)
+        run.load_data()
+        run.evaluate("before")
+        run.train()
+        run.evaluate("after")
+        run.write_report()
+        folder = run.finish()
+    m = run.metrics
+    b, a = m["before"], m["after"]
+    return {"recipe": recipe, "run": str(folder), "wall_seconds": round(time.perf_counter() - start, 1),
+            "train_seconds": m["train"]["train_seconds"], "pairs_per_second": m["train"]["pairs_per_second"],
+            "epochs": run.cfg.epochs, "peak_rss_mb": mem.mb, "precision": m["train"]["precision"],
+            "mrr@10": [b["retrieval"]["mrr@10"], a["retrieval"]["mrr@10"]],
+            "recall@1": [b["retrieval"]["recall@1"], a["retrieval"]["recall@1"]],
+            "ndcg@10": [b["retrieval"]["ndcg@10"], a["retrieval"]["ndcg@10"]],
+            "queries": a["retrieval"]["queries"],
+            "spearman_heldout": [b["pairs_heldout"].get("spearman"), a["pairs_heldout"].get("spearman")],
+            "low_band_cosine": [b["pairs_heldout"]["band_mean_cosine"]["<=0.05"],
+                                a["pairs_heldout"]["band_mean_cosine"]["<=0.05"]],
+            "nonsense_max": [b["collapse"]["nonsense_max"], a["collapse"]["nonsense_max"]],
+            "random_pair_cosine": [b["collapse"]["random_pair_mean_cosine"],
+                                   a["collapse"]["random_pair_mean_cosine"]],
+            "healthy": m["health"]["ok"]}
+
+
+def print_table(rows: list[dict], keys: list[str]) -> None:
+    def fmt(v):
+        if isinstance(v, list):
+            return "->".join(fmt(x) for x in v)
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+    cells = [[fmt(r.get(k)) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    print("  ".join(k.ljust(w) for k, w in zip(keys, widths)))
+    for c in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(prog="python -m svtune.bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--full", action="store_true", help="train each recipe to completion and evaluate")
+    ap.add_argument("--steps", type=int, default=12, help="speed mode: optimizer steps per recipe")
+    ap.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated recipe names")
+    ap.add_argument("--size", default="small")
+    ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="any run parameter, e.g. -p data_dir ../shared/datacommons")
+    ap.add_argument("--out", help="JSON result path (default outputs/bench/<time>-<mode>.json)")
+    args = ap.parse_args(argv)
+    params = {"size": args.size, **{k: _literal(v) for k, v in args.param}}
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    mode = "full" if args.full else "speed"
+    rows = [full(r, params) if args.full else speed(r, args.steps, params) for r in recipes]
+    result = {"mode": mode, "params": params, "steps": None if args.full else args.steps,
+              "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows}
+    by = {r["recipe"]: r for r in rows}
+    if "seed" in by and "default" in by:
+        result["default_over_seed_pairs_per_second"] = round(
+            by["default"]["pairs_per_second"] / by["seed"]["pairs_per_second"], 2)
+    print()
+    if args.full:
+        print_table(rows, ["recipe", "epochs", "wall_seconds", "pairs_per_second", "mrr@10",
+                           "spearman_heldout", "low_band_cosine", "nonsense_max", "peak_rss_mb", "healthy"])
+    else:
+        print_table(rows, ["recipe", "batch_size", "precision", "steps", "pairs_per_second",
+                           "real_tokens_per_pair", "padded_tokens_per_pair", "peak_rss_mb"])
+    if "default_over_seed_pairs_per_second" in result:
+        print(f"\ndefault/seed training throughput: {result['default_over_seed_pairs_per_second']}x")
+    out = Path(args.out) if args.out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-{mode}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float))
+    print(f"saved {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

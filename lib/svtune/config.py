@@ -1,0 +1,90 @@
+"""Run configuration: presets per size and recipe in one table, user overrides on top.
+
+Presets give epochs, batch size, learning rate, warmup, max_seq_length (and, for
+the smoke size, how much data and how many steps). Any of them can be overridden
+from papermill, e.g. `-p epochs 1`; `None` means "use the preset".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .catalog import SIZES
+from .csvio import DataError
+
+# The seed recipe reproduces the original Data Commons run exactly (model.fit defaults:
+# AdamW lr 2e-5, weight decay 0.01, linear warmup 10 steps, batch 256, 10 epochs).
+SEED = dict(epochs=10, batch_size=256, learning_rate=2e-5, warmup_steps=10, max_seq_length=256)
+# The default recipe: one epoch of in-batch negatives + CoSENT, length-grouped, bf16 where
+# the hardware has it. Chosen by `python -m svtune.bench` (see notebooks/benchmark.ipynb).
+DEFAULT = dict(epochs=1, batch_size=64, learning_rate=1e-4, warmup_steps=0.1, max_seq_length=64)
+
+PRESETS: dict[str, dict[str, dict]] = {
+    # tiny: a smoke test of the whole pipeline (CI, nbval): little data, a few steps.
+    "tiny": {"seed": {**SEED, "batch_size": 16, "max_steps": 3, "max_statvars": 40},
+             "default": {**DEFAULT, "batch_size": 16, "max_steps": 3, "max_statvars": 40}},
+    "small": {"seed": SEED, "default": DEFAULT},
+    "medium": {"seed": SEED, "default": {**DEFAULT, "batch_size": 128}},
+}
+
+DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass
+class RunConfig:
+    """Every parameter of a run; written to the run's config.json."""
+    size: str = "small"
+    recipe: str = "default"
+    data_dir: str = ""
+    eval_dir: str = ""
+    base_model: str = DEFAULT_BASE_MODEL
+    epochs: float | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    warmup_steps: float | None = None
+    max_seq_length: int | None = None
+    max_steps: int | None = None
+    max_statvars: int | None = None
+    seed: int = 42
+    device: str = ""        # "" = cuda when available, else cpu
+    precision: str = "auto"  # auto | fp32 | bf16
+    report_queries: str = ""  # query list for rank_diff.html; "" = the held-out queries
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def recipes() -> list[str]:
+    from .recipes import RECIPES
+    return sorted(RECIPES)
+
+
+def make_config(**params) -> RunConfig:
+    """Validate parameters and fill every `None` from the preset of (size, recipe)."""
+    known = {f.name for f in fields(RunConfig)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise DataError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    cfg = RunConfig(**{k: v for k, v in params.items() if v is not None})
+    if cfg.size not in SIZES:
+        raise DataError(f"unknown size {cfg.size!r}; choose one of {', '.join(SIZES)}")
+    if cfg.recipe not in recipes():
+        raise DataError(f"unknown recipe {cfg.recipe!r}; choose one of {', '.join(recipes())}")
+    if cfg.precision not in ("auto", "fp32", "bf16"):
+        raise DataError(f"unknown precision {cfg.precision!r}; choose auto, fp32 or bf16")
+    preset = PRESETS[cfg.size].get(cfg.recipe, PRESETS[cfg.size]["default"])
+    for key, value in preset.items():
+        if getattr(cfg, key) is None:
+            setattr(cfg, key, value)
+    for key in ("batch_size", "max_seq_length"):
+        if int(getattr(cfg, key)) < 1:
+            raise DataError(f"{key} must be a positive integer, got {getattr(cfg, key)}")
+    return cfg
+
+
+def model_slug(base_model: str) -> str:
+    """A short, filesystem-safe name of a base model for run folder names."""
+    name = Path(base_model.rstrip("/")).name or "model"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)[:40]

@@ -1,0 +1,94 @@
+"""Fine-tune a SentenceTransformer with SentenceTransformerTrainer and measure the work done.
+
+`fit` builds the recipe's datasets and losses, trains, and returns loss history,
+wall time, training pairs/s and real vs padded tokens per pair (counted in the
+data collator, so the figures are what the model actually saw).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pandas as pd
+
+
+class CountingCollator:
+    """Wraps the trainer's collator; counts rows and real/padded tokens of every batch."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.rows = self.real_tokens = self.padded_tokens = self.batches = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def __call__(self, features):
+        batch = self.inner(features)
+        self.rows += len(features)
+        self.batches += 1
+        for key, value in batch.items():
+            if key.endswith("attention_mask"):
+                self.real_tokens += int(value.sum())
+                self.padded_tokens += int(value.numel())
+        return batch
+
+    def stats(self) -> dict:
+        rows = max(self.rows, 1)
+        return {"pairs_trained": self.rows, "batches": self.batches,
+                "real_tokens_per_pair": round(self.real_tokens / rows, 2),
+                "padded_tokens_per_pair": round(self.padded_tokens / rows, 2)}
+
+
+def training_args(cfg, use_bf16: bool, output_dir, total_pairs: int):
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    steps_per_epoch = max(1, math.ceil(total_pairs / cfg.batch_size))
+    total_steps = cfg.max_steps or int(steps_per_epoch * cfg.epochs)
+    warmup = cfg.warmup_steps
+    # A float below 1 is a fraction of the run; an int is a number of steps (as in the original).
+    warmup_steps = int(round(warmup * total_steps)) if isinstance(warmup, float) and warmup < 1 else int(warmup)
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=warmup_steps,
+        weight_decay=0.01,            # model.fit's default, kept for every recipe
+        max_grad_norm=1.0,
+        lr_scheduler_type="linear",
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=use_bf16,
+        use_cpu=cfg.device == "cpu",  # bf16 autocast on a CPU needs this
+        save_strategy="no",
+        logging_strategy="steps",
+        logging_steps=max(1, total_steps // 40),
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+
+
+def fit(model, pairs: pd.DataFrame, cfg, use_bf16: bool, output_dir) -> dict:
+    """Train `model` in place with cfg.recipe on `pairs`; return measurements."""
+    from sentence_transformers import SentenceTransformerTrainer
+
+    from .recipes import RECIPES
+    plan = RECIPES[cfg.recipe](pairs, model, cfg)
+    args = training_args(cfg, use_bf16, output_dir, plan.num_pairs())
+    args.batch_sampler = plan.batch_sampler
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=plan.datasets,
+                                         loss=plan.losses)
+    counter = CountingCollator(trainer.data_collator)
+    trainer.data_collator = counter
+    start = time.perf_counter()
+    output = trainer.train()
+    seconds = time.perf_counter() - start
+    history = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
+    stats = counter.stats()
+    stats.update({"recipe": cfg.recipe, "recipe_notes": plan.notes, "train_pairs": plan.num_pairs(),
+                  "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
+                  "pairs_per_second": round(stats["pairs_trained"] / seconds, 2) if seconds else None,
+                  "train_loss": output.training_loss, "loss_history": history})
+    return stats

@@ -1,0 +1,92 @@
+"""Plain metric functions (no model involved), each checked against hand-computed values in tests.
+
+Retrieval metrics take a ranked list of dcids and the expected dcids, best
+first. NDCG is graded by that order: with n expected dcids the first has gain
+n, the second n-1, ... so ranking the best answer first is worth more.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+# Label bands of scored pairs, as the curation rules use them.
+BANDS = [("<=0.05", 0.0, 0.05), ("0.05-0.3", 0.05, 0.3), ("0.3-0.7", 0.3, 0.7),
+         ("0.7-0.9", 0.7, 0.9), (">=0.9", 0.9, 1.0)]
+
+
+def reciprocal_rank(ranked: Sequence[str], expected: Sequence[str], k: int = 10) -> float:
+    """1/rank of the first expected dcid within the top k, else 0."""
+    wanted = set(expected)
+    for i, dcid in enumerate(ranked[:k]):
+        if dcid in wanted:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def recall_at(ranked: Sequence[str], expected: Sequence[str], k: int) -> float:
+    """Share of the expected dcids found in the top k."""
+    if not expected:
+        return 0.0
+    return len(set(ranked[:k]) & set(expected)) / len(set(expected))
+
+
+def ndcg_at(ranked: Sequence[str], expected: Sequence[str], k: int = 10) -> float:
+    """NDCG@k with gains graded by the expected order (first expected = highest gain)."""
+    gains = {d: len(expected) - i for i, d in enumerate(expected)}
+    dcg = sum(gains.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(gains.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def retrieval_summary(rankings: Sequence[Sequence[str]], expected: Sequence[Sequence[str]]) -> dict:
+    """Mean MRR@10, Recall@1/5/10 and NDCG@10 over queries."""
+    n = len(rankings)
+    if n == 0:
+        return {"queries": 0, "mrr@10": None, "recall@1": None, "recall@5": None,
+                "recall@10": None, "ndcg@10": None}
+    return {
+        "queries": n,
+        "mrr@10": float(np.mean([reciprocal_rank(r, e, 10) for r, e in zip(rankings, expected)])),
+        "recall@1": float(np.mean([recall_at(r, e, 1) for r, e in zip(rankings, expected)])),
+        "recall@5": float(np.mean([recall_at(r, e, 5) for r, e in zip(rankings, expected)])),
+        "recall@10": float(np.mean([recall_at(r, e, 10) for r, e in zip(rankings, expected)])),
+        "ndcg@10": float(np.mean([ndcg_at(r, e, 10) for r, e in zip(rankings, expected)])),
+    }
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or x.std() == 0 or y.std() == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Pearson correlation of the ranks (ties get their average rank)."""
+    rx = pd.Series(x, dtype=float).rank(method="average").to_numpy()
+    ry = pd.Series(y, dtype=float).rank(method="average").to_numpy()
+    return pearson(rx, ry)
+
+
+def band_of(label: float) -> str:
+    for name, lo, hi in BANDS:
+        if label <= hi and (label > lo or lo == 0.0):
+            return name
+    return BANDS[-1][0]
+
+
+def band_means(labels: Sequence[float], cosines: Sequence[float]) -> dict[str, float | None]:
+    """Mean cosine of the pairs in each label band (None where a band is empty)."""
+    df = pd.DataFrame({"band": [band_of(v) for v in labels], "cos": list(cosines)})
+    means = df.groupby("band")["cos"].mean()
+    return {name: (float(means[name]) if name in means else None) for name, _, _ in BANDS}
+
+
+def pair_summary(labels: Sequence[float], cosines: Sequence[float]) -> dict:
+    return {"pairs": len(labels), "spearman": spearman(cosines, labels),
+            "pearson": pearson(cosines, labels), "band_mean_cosine": band_means(labels, cosines)}

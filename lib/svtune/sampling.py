@@ -1,0 +1,83 @@
+"""A batch sampler for in-batch-negative losses: length-grouped, no false negatives.
+
+MultipleNegativesRankingLoss treats every other positive in a batch as a negative.
+Two pairs mined from the same StatVar (or sharing a text) in one batch would teach
+the model to push apart sentences that mean the same thing, so a batch never holds
+two rows that share a text or a dcid. Rows are also grouped by length inside
+shuffled pools, which cuts the padding that random batches carry (most catalog
+texts are short, a few are long). Scored datasets (with a label column) get the
+length grouping only: their losses do not use in-batch negatives.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sentence_transformers.base.sampler import DefaultBatchSampler
+
+LABEL_COLUMNS = ("label", "score", "scores", "labels")
+POOL_BATCHES = 32  # length-sort inside pools of this many batches: grouped, yet still random
+
+
+class GroupedBatchSampler(DefaultBatchSampler):
+    def __init__(self, dataset, batch_size: int, drop_last: bool, valid_label_columns=None,
+                 generator=None, seed: int = 0, text_dcids: dict[str, set[str]] | None = None,
+                 group_by_length: bool = True, no_duplicates: bool = True):
+        super().__init__(dataset, batch_size=batch_size, drop_last=drop_last,
+                         valid_label_columns=valid_label_columns, generator=generator, seed=seed)
+        labels = [c for c in dataset.column_names if c in (valid_label_columns or LABEL_COLUMNS)]
+        text_cols = [c for c in dataset.column_names if c not in labels]
+        columns = [dataset[c] for c in text_cols]
+        self.n = len(dataset)
+        self.lengths = np.array([sum(len(col[i]) for col in columns) for i in range(self.n)])
+        self.group_by_length = group_by_length
+        self.keys: list[frozenset] | None = None
+        if no_duplicates and not labels:
+            text_dcids = text_dcids or {}
+            keys = []
+            for i in range(self.n):
+                texts = {col[i].strip().lower() for col in columns}
+                dcids = {"dcid:" + d for t in texts for d in text_dcids.get(t, ())}
+                keys.append(frozenset(texts | dcids))
+            self.keys = keys
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+
+    def _order(self, rng: np.random.Generator) -> list[int]:
+        order = rng.permutation(self.n)
+        if not self.group_by_length:
+            return order.tolist()
+        pool = self.batch_size * POOL_BATCHES
+        out = []
+        for start in range(0, self.n, pool):
+            chunk = order[start:start + pool]
+            out.extend(chunk[np.argsort(self.lengths[chunk], kind="stable")].tolist())
+        return out
+
+    def _batches(self, order: list[int]) -> list[list[int]]:
+        if self.keys is None:
+            return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches, remaining = [], order
+        while remaining:
+            batch, used, rest = [], set(), []
+            for idx in remaining:
+                if len(batch) < self.batch_size and used.isdisjoint(self.keys[idx]):
+                    batch.append(idx)
+                    used |= self.keys[idx]
+                else:
+                    rest.append(idx)
+            batches.append(batch)
+            remaining = rest
+        return batches
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed + self.epoch)
+        batches = self._batches(self._order(rng))
+        if self.drop_last:
+            batches = [b for b in batches if len(b) == self.batch_size]
+        # Shuffle batch order so lengths do not rise steadily within an epoch;
+        # emit exactly len(self) batches so the LR schedule matches the steps taken.
+        for i in rng.permutation(len(batches))[: len(self)]:
+            yield batches[i]

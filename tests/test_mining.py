@@ -1,0 +1,71 @@
+"""Every mining rule, deduplication, self-pairs and label conflicts, on inline data."""
+
+from __future__ import annotations
+
+from svtune.catalog import Catalog, CuratedPair, StatVar
+from svtune.mining import mine_pairs
+
+
+def cat(statvars, pairs=()):
+    return Catalog({s.dcid: s for s in statvars}, [CuratedPair(*p, "p.csv", i + 2) for i, p in enumerate(pairs)], [])
+
+
+def rows(df):
+    return {(r.sentence_1, r.sentence_2, r.score, r.source) for r in df.itertuples()}
+
+
+def test_every_rule():
+    sv = StatVar("X", "Name X", ["desc one", "desc two", "desc three"], ["override alt"], ["curated alt"],
+                 ["llm alt"])
+    df, rep = mine_pairs(cat([sv], [("poverty", "prison", 0.01)]))
+    assert rows(df) == {
+        ("Name X", "desc one", 0.95, "name~description"),
+        ("Name X", "desc two", 0.90, "name~description_more"),
+        ("Name X", "desc three", 0.90, "name~description_more"),
+        ("desc one", "curated alt", 0.95, "description~curated"),
+        ("desc one", "override alt", 0.95, "description~curated"),
+        ("Name X", "llm alt", 0.85, "name~alternative"),
+        ("poverty", "prison", 0.01, "curated_pair"),
+    }
+    assert rep.counts == {"name~description": 1, "name~description_more": 2, "description~curated": 2,
+                          "name~alternative": 1, "curated_pair": 1}
+    assert set(df.loc[df.source != "curated_pair", "dcid"]) == {"X"}
+
+
+def test_missing_name_or_description_falls_back():
+    no_desc = StatVar("A", "Only Name", [], [], ["alt a"], ["llm a"])
+    no_name = StatVar("B", "", ["Only Desc"], [], ["alt b"], ["llm b"])
+    only_alts = StatVar("C", "", [], [], ["first alt", "second alt"], [])
+    df, _ = mine_pairs(cat([no_desc, no_name, only_alts]))
+    r = rows(df)
+    assert ("Only Name", "alt a", 0.95, "description~curated") in r
+    assert ("Only Name", "llm a", 0.85, "name~alternative") in r
+    assert ("Only Desc", "alt b", 0.95, "description~curated") in r
+    assert ("Only Desc", "llm b", 0.85, "name~alternative") in r
+    assert ("first alt", "second alt", 0.95, "description~curated") in r
+    # name == description after fallback is a self-pair, never a training pair
+    assert not any(a.lower() == b.lower() for a, b, *_ in r)
+
+
+def test_strip_empty_self_pairs_and_reverse_duplicates():
+    sv = StatVar("A", "  Poverty Rate ", ["poverty rate"], [], ["  ", "share of poor"], ["Share of poor"])
+    df, rep = mine_pairs(cat([sv], [("share of poor", "poverty rate", 0.95)]))
+    assert rep.dropped_self_pairs == 1                       # Name ~ Description differ only in case
+    assert len(df) == 1      # name~alternative is the same pair case-insensitively; the curated one is reversed
+    assert all(s == s.strip() and s for s in df.sentence_1.tolist() + df.sentence_2.tolist())
+    assert rep.duplicates == 2
+
+
+def test_curated_pair_wins_conflict_and_is_reported():
+    sv = StatVar("A", "black population", ["count of black people"], [], [], ["african americans"])
+    df, rep = mine_pairs(cat([sv], [("african americans", "black population", 1.0)]))
+    match = df[(df.sentence_1 == "african americans") | (df.sentence_2 == "african americans")]
+    assert match.score.tolist() == [1.0] and match.source.tolist() == ["curated_pair"]
+    assert len(rep.conflicts) == 1 and rep.conflicts[0]["mined_score"] == 0.85
+    assert "1 label conflicts" in rep.summary()
+
+
+def test_same_label_duplicate_is_not_a_conflict():
+    a = StatVar("A", "jobless rate", ["unemployment rate"], [], [], [])
+    df, rep = mine_pairs(cat([a], [("unemployment rate", "jobless rate", 0.95)]))
+    assert len(df) == 1 and rep.conflicts == [] and rep.duplicates == 1
