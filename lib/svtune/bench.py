@@ -24,7 +24,7 @@ import psutil
 from . import paths
 from .run import _literal
 
-RECIPES = ["seed", "default"]
+RECIPES = ["default", "seed"]  # default first: its peak RSS is then not inflated by the seed run
 
 
 class PeakRSS:
@@ -53,12 +53,18 @@ class PeakRSS:
 
 def speed(recipe: str, steps: int, params: dict) -> dict:
     """Train `steps` steps of `recipe` from a fresh base model; throughput figures."""
+    import shutil
+    import tempfile
+
     from .train import Run
-    run = Run.start(recipe=recipe, max_steps=steps, run_dir=str(paths.OUTPUTS_DIR / "bench" / ".scratch"),
-                    **params)
-    run.load_data()
-    with PeakRSS() as mem:
-        stats = run.train()
+    scratch = tempfile.mkdtemp(prefix="svtune-bench-")   # the trained model is not kept
+    try:
+        run = Run.start(recipe=recipe, max_steps=steps, run_dir=scratch, **params)
+        run.load_data()
+        with PeakRSS() as mem:
+            stats = run.train()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     keys = ["pairs_per_second", "real_tokens_per_pair", "padded_tokens_per_pair", "pairs_trained",
             "steps", "train_seconds", "precision"]
     return {"recipe": recipe, "batch_size": run.cfg.batch_size, "device": run.cfg.device,
@@ -107,6 +113,40 @@ def print_table(rows: list[dict], keys: list[str]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
 
 
+def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int = 12,
+              params: dict | None = None, out: str | Path | None = None) -> dict:
+    """Run the benchmark, print its table and save it as JSON; returns the result."""
+    params = {"size": "small", **(params or {})}
+    mode = "full" if full_mode else "speed"
+    rows = [full(r, params) if full_mode else speed(r, steps, params) for r in recipes]
+    result = {"mode": mode, "params": params, "steps": None if full_mode else steps,
+              "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows}
+    by = {r["recipe"]: r for r in rows}
+    if "seed" in by and "default" in by:
+        result["default_over_seed_pairs_per_second"] = round(
+            by["default"]["pairs_per_second"] / by["seed"]["pairs_per_second"], 2)
+    print()
+    if full_mode:
+        print_table(rows, ["recipe", "epochs", "wall_seconds", "pairs_per_second", "mrr@10",
+                           "spearman_heldout", "low_band_cosine", "nonsense_max", "peak_rss_mb", "healthy"])
+    else:
+        print_table(rows, ["recipe", "batch_size", "precision", "steps", "pairs_per_second",
+                           "real_tokens_per_pair", "padded_tokens_per_pair", "peak_rss_mb"])
+    if "default_over_seed_pairs_per_second" in result:
+        print(f"\ndefault/seed training throughput: {result['default_over_seed_pairs_per_second']}x")
+    out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-{mode}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float))
+    print(f"saved {out}")
+    return result
+
+
+def latest(mode: str) -> dict | None:
+    """The newest saved benchmark result of `mode` (speed or full), or None."""
+    found = sorted((paths.OUTPUTS_DIR / "bench").glob(f"*-{mode}.json"))
+    return json.loads(found[-1].read_text()) if found else None
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m svtune.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="train each recipe to completion and evaluate")
@@ -119,28 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     params = {"size": args.size, **{k: _literal(v) for k, v in args.param}}
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
-    mode = "full" if args.full else "speed"
-    rows = [full(r, params) if args.full else speed(r, args.steps, params) for r in recipes]
-    result = {"mode": mode, "params": params, "steps": None if args.full else args.steps,
-              "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows}
-    by = {r["recipe"]: r for r in rows}
-    if "seed" in by and "default" in by:
-        result["default_over_seed_pairs_per_second"] = round(
-            by["default"]["pairs_per_second"] / by["seed"]["pairs_per_second"], 2)
-    print()
-    if args.full:
-        print_table(rows, ["recipe", "epochs", "wall_seconds", "pairs_per_second", "mrr@10",
-                           "spearman_heldout", "low_band_cosine", "nonsense_max", "peak_rss_mb", "healthy"])
-    else:
-        print_table(rows, ["recipe", "batch_size", "precision", "steps", "pairs_per_second",
-                           "real_tokens_per_pair", "padded_tokens_per_pair", "peak_rss_mb"])
-    if "default_over_seed_pairs_per_second" in result:
-        print(f"\ndefault/seed training throughput: {result['default_over_seed_pairs_per_second']}x")
-    out = Path(args.out) if args.out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-{mode}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"saved {out}")
-    return result
+    return run_bench(args.full, recipes, args.steps, params, args.out)
 
 
 if __name__ == "__main__":

@@ -17,16 +17,16 @@ from .csvio import DataError
 # The seed recipe reproduces the original Data Commons run exactly (model.fit defaults:
 # AdamW lr 2e-5, weight decay 0.01, linear warmup 10 steps, batch 256, 10 epochs).
 SEED = dict(epochs=10, batch_size=256, learning_rate=2e-5, warmup_steps=10, max_seq_length=256)
-# The default recipe: one epoch of in-batch negatives + CoSENT, length-grouped, bf16 where
+# The default recipe: two epochs of in-batch negatives + curated pairs, length-grouped, bf16 where
 # the hardware has it. Chosen by `python -m svtune.bench` (see notebooks/benchmark.ipynb).
-DEFAULT = dict(epochs=1, batch_size=64, learning_rate=1e-4, warmup_steps=0.1, max_seq_length=64)
+DEFAULT = dict(epochs=2, batch_size=64, learning_rate=1e-4, warmup_steps=0.1, max_seq_length=64)
 
 PRESETS: dict[str, dict[str, dict]] = {
     # tiny: a smoke test of the whole pipeline (CI, nbval): little data, a few steps.
     "tiny": {"seed": {**SEED, "batch_size": 16, "max_steps": 3, "max_statvars": 40},
              "default": {**DEFAULT, "batch_size": 16, "max_steps": 3, "max_statvars": 40}},
     "small": {"seed": SEED, "default": DEFAULT},
-    "medium": {"seed": SEED, "default": {**DEFAULT, "batch_size": 128}},
+    "medium": {"seed": SEED, "default": DEFAULT},
 }
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2"

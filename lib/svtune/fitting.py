@@ -76,6 +76,13 @@ def fit(model, pairs: pd.DataFrame, cfg, use_bf16: bool, output_dir) -> dict:
 
     from .recipes import RECIPES
     plan = RECIPES[cfg.recipe](pairs, model, cfg)
+    embeddings = model[0].auto_model.get_input_embeddings()
+    embeddings.weight.requires_grad_(not plan.freeze_token_embeddings)
+    if plan.dropout is not None:
+        import torch
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = plan.dropout
     args = training_args(cfg, use_bf16, output_dir, plan.num_pairs())
     args.batch_sampler = plan.batch_sampler
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=plan.datasets,
@@ -90,5 +97,6 @@ def fit(model, pairs: pd.DataFrame, cfg, use_bf16: bool, output_dir) -> dict:
     stats.update({"recipe": cfg.recipe, "recipe_notes": plan.notes, "train_pairs": plan.num_pairs(),
                   "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
                   "pairs_per_second": round(stats["pairs_trained"] / seconds, 2) if seconds else None,
-                  "train_loss": output.training_loss, "loss_history": history})
+                  "train_loss": output.training_loss, "loss_history": history,
+                  "frozen_token_embeddings": plan.freeze_token_embeddings, "dropout": plan.dropout})
     return stats

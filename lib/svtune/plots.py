@@ -118,3 +118,31 @@ def query_changes(before: list[dict], after: list[dict], n: int = 10) -> pd.Data
         return df
     df["change"] = df["rr_after"] - df["rr_before"]
     return df.sort_values("change", ascending=False)
+
+
+def bench_bars(result: dict):
+    """Speed benchmark: pairs/s per recipe, and real vs padded tokens per pair."""
+    rows = result["rows"]
+    names = [r["recipe"] for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3))
+    a1.bar(names, [r["pairs_per_second"] for r in rows], color="#4c78a8")
+    a1.set(title=f"Training throughput ({result['steps']} steps each)", ylabel="pairs / second")
+    x = np.arange(len(rows))
+    a2.bar(x - 0.2, [r["real_tokens_per_pair"] for r in rows], 0.4, label="real")
+    a2.bar(x + 0.2, [r["padded_tokens_per_pair"] for r in rows], 0.4, label="padded (computed)")
+    a2.set_xticks(x, names)
+    a2.set(title="Tokens per pair", ylabel="tokens")
+    a2.legend()
+    fig.tight_layout()
+    return fig
+
+
+def ablation_table(result: dict) -> pd.DataFrame:
+    """Full benchmark rows as a table: one row per recipe, before->after columns split."""
+    out = []
+    for r in result["rows"]:
+        row = {k: r[k] for k in ("recipe", "epochs", "wall_seconds", "pairs_per_second", "peak_rss_mb", "healthy")}
+        for k in ("mrr@10", "ndcg@10", "spearman_heldout", "low_band_cosine", "nonsense_max", "random_pair_cosine"):
+            row[f"{k} base"], row[f"{k} tuned"] = r[k]
+        out.append(row)
+    return pd.DataFrame(out).set_index("recipe")

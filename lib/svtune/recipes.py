@@ -2,11 +2,13 @@
 
     seed     the original Data Commons recipe: CosineSimilarityLoss on every pair,
              random batches (kept to reproduce and compare against)
-    default  MultipleNegativesRankingLoss on the positive pairs (in-batch negatives,
-             batches never hold two rows of one StatVar or one text) + CoSENTLoss on
-             the curated scored pairs (so curated low scores push pairs apart),
-             length-grouped batches; chosen by `python -m svtune.bench`
-    mnrl     the default without the CoSENT part (an ablation)
+    default  symmetric MultipleNegativesRankingLoss on the positive pairs (in-batch
+             negatives; a batch never holds two rows of one StatVar or one text) +
+             CosineSimilarityLoss on the curated scored pairs only, so their low labels
+             pull spurious links down in absolute terms; length-grouped batches, frozen
+             token embeddings. Chosen by `python -m svtune.bench --full` (README, benchmark.ipynb)
+    mnrl     ablation: the default without the curated pairs
+    cosent   ablation: the default with CoSENTLoss (rank-only) on the curated pairs
 
 A recipe returns a `Plan`: train datasets, their losses and the batch sampler.
 To add one, write a function and register it in RECIPES.
@@ -24,7 +26,7 @@ from datasets import Dataset
 from .sampling import GroupedBatchSampler
 
 POSITIVE_MIN_SCORE = 0.8   # pairs at or above this label are positives for in-batch negatives
-CURATED_REPEAT = 8         # the curated scored pairs are few; repeat them so CoSENT gets enough steps
+CURATED_REPEAT = 16        # the curated scored pairs are few; repeat them so their loss gets enough steps
 
 
 @dataclass
@@ -33,6 +35,12 @@ class Plan:
     losses: Any                   # a loss or a dict name -> loss (same keys)
     batch_sampler: Any = "batch_sampler"
     notes: str = ""
+    # Token embeddings take half of MiniLM's weights but get sparse, tiny updates from short
+    # texts; freezing them saves optimizer work per step without hurting held-out quality.
+    freeze_token_embeddings: bool = False
+    # Dropout while training (None = the model's own). On a CPU, dropout masks cost ~18% of
+    # a MiniLM step; in-batch negatives regularise enough without them.
+    dropout: float | None = None
 
     def num_pairs(self) -> int:
         ds = self.datasets.values() if isinstance(self.datasets, dict) else [self.datasets]
@@ -67,27 +75,41 @@ def _positives(pairs: pd.DataFrame) -> Dataset:
                               "positive": pos["sentence_2"].tolist()})
 
 
-def _sampler(pairs: pd.DataFrame) -> Callable:
-    return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs))
+def token_counter(model) -> Callable[[list[str]], list[int]]:
+    """Token counts as the model will see them (truncated to its max_seq_length)."""
+    def count(texts: list[str]) -> list[int]:
+        ids = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
+        return [len(x) for x in ids]
+    return count
 
 
-def mnrl(pairs: pd.DataFrame, model, cfg) -> Plan:
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    return Plan(_positives(pairs), MultipleNegativesRankingLoss(model), _sampler(pairs),
-                "MNRL on positives, grouped batches without same-StatVar negatives")
+def _sampler(pairs: pd.DataFrame, model) -> Callable:
+    return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs), length_fn=token_counter(model))
+
+
+def _in_batch(pairs: pd.DataFrame, model, curated_loss: str | None, notes: str) -> Plan:
+    from sentence_transformers.sentence_transformer import losses
+    datasets = {"positives": _positives(pairs)}
+    objectives = {"positives": losses.MultipleNegativesSymmetricRankingLoss(model)}
+    curated = pairs[pairs["source"] == "curated_pair"]
+    if curated_loss and len(curated) >= 2:
+        datasets["curated"] = _scored(pd.concat([curated] * CURATED_REPEAT, ignore_index=True))
+        objectives["curated"] = {"mse": losses.CosineSimilarityLoss, "cosent": losses.CoSENTLoss}[curated_loss](model)
+    return Plan(datasets, objectives, _sampler(pairs, model), notes, freeze_token_embeddings=True,
+                dropout=0.0)
 
 
 def default(pairs: pd.DataFrame, model, cfg) -> Plan:
-    from sentence_transformers.sentence_transformer.losses import (CoSENTLoss,
-                                                                   MultipleNegativesRankingLoss)
-    curated = pairs[pairs["source"] == "curated_pair"]
-    datasets = {"positives": _positives(pairs)}
-    losses = {"positives": MultipleNegativesRankingLoss(model)}
-    if len(curated) >= 2:
-        datasets["curated"] = _scored(pd.concat([curated] * CURATED_REPEAT, ignore_index=True))
-        losses["curated"] = CoSENTLoss(model)
-    return Plan(datasets, losses, _sampler(pairs),
-                "MNRL on positives + CoSENT on curated scored pairs, grouped batches")
+    return _in_batch(pairs, model, "mse", "symmetric MNRL on positives + CosineSimilarityLoss on "
+                     "curated pairs, grouped batches without same-StatVar negatives")
 
 
-RECIPES: dict[str, Callable[..., Plan]] = {"seed": seed, "default": default, "mnrl": mnrl}
+def mnrl(pairs: pd.DataFrame, model, cfg) -> Plan:
+    return _in_batch(pairs, model, None, "symmetric MNRL on positives only (ablation)")
+
+
+def cosent(pairs: pd.DataFrame, model, cfg) -> Plan:
+    return _in_batch(pairs, model, "cosent", "symmetric MNRL + CoSENTLoss on curated pairs (ablation)")
+
+
+RECIPES: dict[str, Callable[..., Plan]] = {"seed": seed, "default": default, "mnrl": mnrl, "cosent": cosent}

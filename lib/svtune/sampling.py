@@ -12,25 +12,33 @@ length grouping only: their losses do not use in-batch negatives.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
 LABEL_COLUMNS = ("label", "score", "scores", "labels")
-POOL_BATCHES = 32  # length-sort inside pools of this many batches: grouped, yet still random
+POOL_BATCHES = 128  # length-sort inside pools of this many batches: grouped, yet still random
 
 
 class GroupedBatchSampler(DefaultBatchSampler):
     def __init__(self, dataset, batch_size: int, drop_last: bool, valid_label_columns=None,
                  generator=None, seed: int = 0, text_dcids: dict[str, set[str]] | None = None,
-                 group_by_length: bool = True, no_duplicates: bool = True):
+                 group_by_length: bool = True, no_duplicates: bool = True,
+                 length_fn: Callable[[list[str]], list[int]] | None = None):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last,
                          valid_label_columns=valid_label_columns, generator=generator, seed=seed)
         labels = [c for c in dataset.column_names if c in (valid_label_columns or LABEL_COLUMNS)]
         text_cols = [c for c in dataset.column_names if c not in labels]
         columns = [dataset[c] for c in text_cols]
         self.n = len(dataset)
-        self.lengths = np.array([sum(len(col[i]) for col in columns) for i in range(self.n)])
+        # Each column pads to its own longest text, so a row costs about its longest text
+        # times the number of columns: group by that, in tokens when a tokenizer is given
+        # (measured on Data Commons pairs: 29 padded tokens/pair vs 36 with the character
+        # count or the sum of lengths, for 26 real ones).
+        length_fn = length_fn or (lambda texts: [len(t) for t in texts])
+        self.lengths = np.max([np.asarray(length_fn(list(col))) for col in columns], axis=0) \
+            if columns and self.n else np.zeros(self.n, dtype=int)
         self.group_by_length = group_by_length
         self.keys: list[frozenset] | None = None
         if no_duplicates and not labels:

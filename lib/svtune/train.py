@@ -28,7 +28,7 @@ from . import paths
 from .catalog import Catalog, load_catalog
 from .config import RunConfig, make_config, model_slug
 from .mining import MiningReport, mine_pairs
-from .models import load_model, pick_device, resolve_base_model, supports_bf16
+from .models import attention_for, load_model, pick_device, resolve_base_model, supports_bf16
 from .provenance import environment
 from .fitting import fit
 
@@ -51,6 +51,7 @@ class Run:
     model: object = None
     metrics: dict = field(default_factory=dict)
     started: float = field(default_factory=time.time)
+    use_bf16: bool = False           # train under bf16 autocast (seed keeps the original fp32)
 
     @classmethod
     def start(cls, run_dir: str = "", **params) -> "Run":
@@ -66,6 +67,8 @@ class Run:
             folder, managed = paths.RUNS_DIR / (paths.INCOMPLETE_PREFIX + name), False
         folder.mkdir(parents=True, exist_ok=True)
         run = cls(cfg, folder, final, managed, info)
+        run.use_bf16 = cfg.precision == "bf16" or (
+            cfg.precision == "auto" and cfg.recipe != "seed" and supports_bf16(cfg.device))
         run._write_config(status="running")
         return run
 
@@ -97,7 +100,8 @@ class Run:
 
     def _model(self):
         if self.model is None:
-            self.model = load_model(self.cfg.base_model, self.cfg.device, self.cfg.max_seq_length)
+            self.model = load_model(self.cfg.base_model, self.cfg.device, self.cfg.max_seq_length,
+                                    attention_for(self.cfg.device, self.use_bf16))
         return self.model
 
     def evaluate(self, stage: str) -> dict:
@@ -118,10 +122,8 @@ class Run:
         """Fine-tune with the recipe; save the model into model/."""
         if self.pairs is None:
             self.load_data()
-        use_bf16 = self.cfg.precision == "bf16" or (
-            self.cfg.precision == "auto" and self.cfg.recipe != "seed" and supports_bf16(self.cfg.device))
-        stats = fit(self._model(), self.pairs, self.cfg, use_bf16, self.dir / ".trainer")
-        stats["precision"] = "bf16" if use_bf16 else "fp32"
+        stats = fit(self._model(), self.pairs, self.cfg, self.use_bf16, self.dir / ".trainer")
+        stats["precision"] = "bf16" if self.use_bf16 else "fp32"
         stats["peak_rss_mb"] = round(peak_rss_mb(), 1)
         self.model.save(str(self.dir / "model"))
         self.metrics["train"] = stats
