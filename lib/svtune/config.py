@@ -19,7 +19,7 @@ from .csvio import DataError
 SEED = dict(epochs=10, batch_size=256, learning_rate=2e-5, warmup_steps=10, max_seq_length=256)
 # The default recipe: two epochs of in-batch negatives + curated pairs, length-grouped, bf16 where
 # the hardware has it. Chosen by `python -m svtune.bench` (see notebooks/benchmark.ipynb).
-DEFAULT = dict(epochs=2, batch_size=64, learning_rate=1e-4, warmup_steps=0.1, max_seq_length=64)
+DEFAULT = dict(epochs=2, batch_size=128, learning_rate=1e-4, warmup_steps=0.1, max_seq_length=64)
 
 PRESETS: dict[str, dict[str, dict]] = {
     # tiny: a smoke test of the whole pipeline (CI, nbval): little data, a few steps.

@@ -90,7 +90,9 @@ def _sampler(pairs: pd.DataFrame, model) -> Callable:
 def _in_batch(pairs: pd.DataFrame, model, curated_loss: str | None, notes: str) -> Plan:
     from sentence_transformers.sentence_transformer import losses
     datasets = {"positives": _positives(pairs)}
-    objectives = {"positives": losses.MultipleNegativesSymmetricRankingLoss(model)}
+    # Symmetric in-batch negatives: each anchor against every positive, and back.
+    objectives = {"positives": losses.MultipleNegativesRankingLoss(
+        model, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")}
     curated = pairs[pairs["source"] == "curated_pair"]
     if curated_loss and len(curated) >= 2:
         datasets["curated"] = _scored(pd.concat([curated] * CURATED_REPEAT, ignore_index=True))
