@@ -33,7 +33,7 @@ test: $(STAMP)
 	rm -rf $(NBVAL_DIR) build/test-outputs && mkdir -p $(NBVAL_DIR)
 	$(BIN)/papermill --prepare-only notebooks/train.ipynb $(NBVAL_DIR)/1_train.ipynb -p size tiny
 	$(BIN)/papermill --prepare-only notebooks/compare.ipynb $(NBVAL_DIR)/2_compare.ipynb
-	$(BIN)/papermill --prepare-only notebooks/explore.ipynb $(NBVAL_DIR)/3_explore.ipynb -p sizes '["tiny"]'
+	$(BIN)/papermill --prepare-only notebooks/explore.ipynb $(NBVAL_DIR)/3_explore.ipynb -y 'sizes: [small]'
 	$(BIN)/papermill --prepare-only notebooks/benchmark.ipynb $(NBVAL_DIR)/4_benchmark.ipynb -p size tiny -p steps 2 -p batch_size 16
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests $(NBVAL_DIR) --nbval-lax -p no:cacheprovider
 
