@@ -141,3 +141,21 @@ def test_inputs_are_never_modified(tiny_data):
     cat = load_catalog(tiny_data)
     assert set(cat.sha256().values()) <= set(before.values())
     assert before == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in tiny_data.rglob("*.csv")}
+
+
+def test_runner_rejects_bad_parameters_before_starting(capsys, tmp_path, monkeypatch):
+    from svtune import paths, run
+    monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
+    with pytest.raises(SystemExit) as e:
+        run.main(["--size", "huge"])
+    assert e.value.code == 2 and "unknown size 'huge'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run.main(["--size", "small", "-p", "recipe", "nope"])
+    assert not (tmp_path / "runs").exists()          # nothing was created
+
+
+def test_relative_paths_come_from_the_repo_root(monkeypatch, tmp_path):
+    from svtune import paths
+    monkeypatch.chdir(tmp_path)                       # papermill and nbval use other folders
+    assert paths.data_dir("") == paths.REPO_ROOT / "data"
+    assert paths.data_dir("../shared/datacommons") == (paths.REPO_ROOT.parent / "shared" / "datacommons").resolve()

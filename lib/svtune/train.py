@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from .catalog import Catalog, load_catalog
 from .config import RunConfig, make_config, model_slug
 from .mining import MiningReport, mine_pairs
 from .models import attention_for, load_model, pick_device, resolve_base_model, supports_bf16
-from .provenance import environment
+from .run import environment
 from .fitting import fit
 
 
@@ -122,7 +123,9 @@ class Run:
         """Fine-tune with the recipe; save the model into model/."""
         if self.pairs is None:
             self.load_data()
-        stats = fit(self._model(), self.pairs, self.cfg, self.use_bf16, self.dir / ".trainer")
+        scratch = self.dir / ".trainer"   # the Trainer wants an output_dir; nothing is kept there
+        stats = fit(self._model(), self.pairs, self.cfg, self.use_bf16, scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
         stats["precision"] = "bf16" if self.use_bf16 else "fp32"
         stats["peak_rss_mb"] = round(peak_rss_mb(), 1)
         self.model.save(str(self.dir / "model"))
@@ -136,7 +139,8 @@ class Run:
         before = json.loads((self.dir / "eval_before.json").read_text())
         after = json.loads((self.dir / "eval_after.json").read_text())
         names = after["names"]
-        title = f"Rank diff: {self.cfg.base_model} vs tuned ({self.final_dir.name})"
+        name = self.final_dir.name.removeprefix(paths.INCOMPLETE_PREFIX)
+        title = f"Rank diff: {self.cfg.base_model} vs tuned ({name})"
         if self.cfg.report_queries:
             from .formats import index_from_catalog, read_queries
             queries = [q for q, _ in read_queries(paths.resolve(self.cfg.report_queries))]
