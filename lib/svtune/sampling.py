@@ -11,7 +11,6 @@ length grouping only: their losses do not use in-batch negatives.
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import numpy as np
