@@ -12,12 +12,7 @@ from svtune.train import Run
 
 def run_pipeline(model_dir, data, **params):
     run = Run.start(data_dir=str(data), base_model=str(model_dir), size="small", **params)
-    run.load_data()
-    run.evaluate("before")
-    run.train()
-    run.evaluate("after")
-    run.write_report()
-    return run, run.finish()
+    return run, run.run_all()
 
 
 @pytest.mark.slow

@@ -77,12 +77,7 @@ def full(recipe: str, params: dict) -> dict:
     start = time.perf_counter()
     with PeakRSS() as mem:
         run = Run.start(recipe=recipe, **params)
-        run.load_data()
-        run.evaluate("before")
-        run.train()
-        run.evaluate("after")
-        run.write_report()
-        folder = run.finish()
+        folder = run.run_all()
     m = run.metrics
     b, a = m["before"], m["after"]
     return {"recipe": recipe, "run": str(folder), "wall_seconds": round(time.perf_counter() - start, 1),

@@ -6,6 +6,7 @@
     run.train()                        # SentenceTransformerTrainer with the chosen recipe
     run.evaluate("after")              # the tuned model, same data
     run.finish()                       # metrics.json, then the folder gets its final name
+    # or all of it at once: Run.start(size="small").run_all()
 
 The folder is built as `.incomplete-<name>` and renamed only at the end, so an
 interrupted run never looks complete. notebooks/train.ipynb is this, narrated;
@@ -150,6 +151,15 @@ class Run:
         out.write_text(rank_diff_html([d["query"] for d in qb], [d["top"] for d in qb],
                                       [d["top"] for d in qa], names, title), encoding="utf-8")
         return out
+
+    def run_all(self) -> Path:
+        """Every step, as notebooks/train.ipynb runs them; returns the finished folder."""
+        self.load_data()
+        self.evaluate("before")
+        self.train()
+        self.evaluate("after")
+        self.write_report()
+        return self.finish()
 
     def finish(self) -> Path:
         """Write metrics.json and give the folder its final name; returns that name."""
