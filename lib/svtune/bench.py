@@ -153,6 +153,23 @@ def latest(mode: str) -> dict | None:
     return {"mode": "full", "rows": list(rows.values())}
 
 
+KNOBS = ("mnrl_scale", "anchor_fraction", "mined_fraction", "seed", "epochs")
+
+
+def all_full_rows() -> list[dict]:
+    """Every full-mode row saved under outputs/bench/ (sweeps written with --out included),
+    labelled by recipe and the knobs it changed: the points of the quality/health plot."""
+    rows = []
+    for f in sorted((paths.OUTPUTS_DIR / "bench").glob("*.json")):
+        doc = json.loads(f.read_text())
+        if doc.get("mode") != "full":
+            continue
+        knobs = [f"{k}={doc['params'][k]}" for k in KNOBS if k in doc.get("params", {})]
+        for r in doc["rows"]:
+            rows.append({**r, "label": " ".join([r["recipe"], *knobs]), "measured": doc["when"]})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m svtune.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="train each recipe to completion and evaluate")

@@ -51,6 +51,10 @@ class RunConfig:
     device: str = ""        # "" = cuda when available, else cpu
     precision: str = "auto"  # auto | fp32 | bf16
     report_queries: str = ""  # query list for rank_diff.html; "" = the held-out queries
+    # Knobs of the in-batch recipes (None = the constants in recipes.py, where the measurements are).
+    mnrl_scale: float | None = None       # MNRL softmax scale (1/temperature)
+    anchor_fraction: float | None = None  # base-model-scored anchor pairs per mined pair
+    mined_fraction: float | None = None   # share of mined pairs also in the scored (absolute-label) loss
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,6 +85,12 @@ def make_config(**params) -> RunConfig:
     for key in ("batch_size", "max_seq_length"):
         if int(getattr(cfg, key)) < 1:
             raise DataError(f"{key} must be a positive integer, got {getattr(cfg, key)}")
+    if cfg.mnrl_scale is not None and not cfg.mnrl_scale > 0:
+        raise DataError(f"mnrl_scale must be positive, got {cfg.mnrl_scale}")
+    for key in ("anchor_fraction", "mined_fraction"):
+        value = getattr(cfg, key)
+        if value is not None and not 0 <= value <= (1 if key == "mined_fraction" else 10):
+            raise DataError(f"{key} must be between 0 and {1 if key == 'mined_fraction' else 10}, got {value}")
     return cfg
 
 

@@ -149,3 +149,22 @@ def ablation_table(result: dict) -> pd.DataFrame:
             row[f"{k} base"], row[f"{k} tuned"] = r[k]
         out.append(row)
     return pd.DataFrame(out).set_index("recipe")
+
+
+def quality_vs_health(rows: list[dict], nonsense_max: float = 0.5):
+    """Held-out Spearman against the best nonsense-query score, one point per full run: the
+    trade-off the recipe knobs move along. Points right of the line break the collapse rule."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in rows:
+        x, y = r["nonsense_max"][1], r["spearman_heldout"][1]
+        ax.scatter(x, y, color="#4c78a8" if r.get("healthy") else "#e45756")
+        ax.annotate(r["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if rows:
+        ax.scatter(rows[0]["nonsense_max"][0], rows[0]["spearman_heldout"][0], marker="x", color="k")
+        ax.annotate("base model", (rows[0]["nonsense_max"][0], rows[0]["spearman_heldout"][0]), fontsize=7,
+                    xytext=(3, -10), textcoords="offset points")
+    ax.axvline(nonsense_max, color="grey", ls="--", lw=1)
+    ax.set(xlabel="best cosine of a nonsense query (lower is healthier)", ylabel="held-out pair Spearman",
+           title="Quality vs collapse (red: breaks a no-collapse rule)")
+    fig.tight_layout()
+    return fig

@@ -3,11 +3,14 @@
     seed     the original Data Commons recipe: CosineSimilarityLoss on every pair,
              random batches (kept to reproduce and compare against)
     default  symmetric MultipleNegativesRankingLoss on the positive pairs (in-batch
-             negatives; a batch never holds two rows of one StatVar or one text) +
-             CosineSimilarityLoss on the curated scored pairs (repeated) and a quarter of
-             the mined pairs, so curated low labels pull spurious links down in absolute
-             terms; length-grouped batches, frozen token embeddings, no dropout, bf16.
-             Chosen by `python -m svtune.bench --full` (README, benchmark.ipynb)
+             negatives; a batch never holds two rows of one StatVar or one text; a sharp
+             softmax, scale MNRL_SCALE) + CosineSimilarityLoss on the curated scored pairs
+             (repeated), a quarter of the mined pairs and "anchor" pairs (random texts of
+             different StatVars, labelled with the base model's own cosine), so curated low
+             labels pull spurious links down in absolute terms while unrelated catalog texts
+             stay where the base model had them; length-grouped batches, frozen token
+             embeddings, no dropout, bf16. Chosen by `python -m svtune.bench --full`
+             (README, benchmark.ipynb)
     mnrl     ablation: the default without the scored pairs
     cosent   ablation: the default with CoSENTLoss (rank-only) on the scored pairs
 
@@ -21,6 +24,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 from datasets import Dataset
 
@@ -29,10 +33,26 @@ from .sampling import GroupedBatchSampler
 POSITIVE_MIN_SCORE = 0.8   # pairs at or above this label are positives for in-batch negatives
 CURATED_REPEAT = 16        # the curated scored pairs are few; repeat them so their loss gets enough steps
 # A quarter of the mined pairs keep the original's absolute-label objective beside the
-# in-batch negatives: measured on Data Commons data, held-out Spearman 0.658 -> 0.668 and
-# MRR@10 0.764 -> 0.771 for +12% training time; all of them (1.0) raised Spearman to 0.685
-# but cost MRR (0.757) and let nonsense queries climb (0.46).
+# in-batch negatives: measured on Data Commons data at scale 20, held-out Spearman
+# 0.658 -> 0.668 and MRR@10 0.764 -> 0.771 for +12% training time; all of them (1.0) raised
+# Spearman to 0.685 but cost MRR (0.757) and let nonsense queries climb (0.46); at scale 40
+# all of them gave Spearman 0.741 with nonsense at 0.53. Override: -p mined_fraction.
 MINED_SCORED_FRACTION = 0.25
+# MNRL's softmax scale (1/temperature). The library default, 20, spreads the whole catalog
+# apart (unrelated pairs 0.23 -> 0.01) and takes topically related pairs down with it
+# ("poverty ~ medicaid recipients"); a sharper softmax only pushes the hardest negatives.
+# Measured on Data Commons data, held-out Spearman: scale 10 0.654, 20 0.665, 40 0.720,
+# 60 0.734, 100 0.738, but nonsense queries climbed with it (0.37 -> 0.61) until anchors
+# (below) held the catalog in place. With anchors, over seeds 42/7/1: scale 30 Spearman 0.702,
+# nonsense max up to 0.495; 40: 0.708, up to 0.498; 50: 0.711, up to 0.500 (the limit).
+# Override: -p mnrl_scale.
+MNRL_SCALE = 40.0
+# Anchor pairs per mined pair. Each is two random texts of different StatVars labelled with
+# the base model's cosine: the scored loss then keeps unrelated catalog texts where the base
+# model had them, so the catalog neither collapses (the original recipe's failure) nor is
+# spread apart. Measured at scale 40: nonsense max 0.511 -> 0.455, unrelated pairs
+# 0.113 -> 0.227 (base 0.230), held-out Spearman 0.720 -> 0.717. Override: -p anchor_fraction.
+ANCHOR_FRACTION = 1.0
 
 
 @dataclass
@@ -61,6 +81,27 @@ def text_dcids(pairs: pd.DataFrame) -> dict[str, set[str]]:
             out.setdefault(s1.strip().lower(), set()).add(dcid)
             out.setdefault(s2.strip().lower(), set()).add(dcid)
     return out
+
+
+def anchor_pairs(pairs: pd.DataFrame, model, n: int, seed: int = 0) -> pd.DataFrame:
+    """`n` (or a few fewer) pairs of random texts from different StatVars, scored with
+    `model`'s cosine: the geometry to keep. Call it before training (on the base model)."""
+    rows = pd.concat([pairs[["sentence_1", "dcid"]].set_axis(["text", "dcid"], axis=1),
+                      pairs[["sentence_2", "dcid"]].set_axis(["text", "dcid"], axis=1)])
+    rows = rows[rows["dcid"].astype(bool)].drop_duplicates("text").reset_index(drop=True)
+    if rows["dcid"].nunique() < 2 or n < 1:
+        return pd.DataFrame(columns=["sentence_1", "sentence_2", "score"])
+    rng = np.random.default_rng(seed)
+    i, j = rng.integers(0, len(rows), n), rng.integers(0, len(rows), n)
+    keep = rows["dcid"].to_numpy()[i] != rows["dcid"].to_numpy()[j]
+    i, j = i[keep], j[keep]
+    used = np.unique(np.concatenate([i, j]))
+    emb = np.zeros((len(rows), model.get_embedding_dimension()), dtype=np.float32)
+    emb[used] = model.encode(rows["text"].to_numpy()[used].tolist(), batch_size=256,
+                             normalize_embeddings=True, convert_to_numpy=True)
+    texts = rows["text"].to_numpy()
+    return pd.DataFrame({"sentence_1": texts[i], "sentence_2": texts[j],
+                         "score": (emb[i] * emb[j]).sum(axis=1).astype(float)})
 
 
 def _scored(pairs: pd.DataFrame) -> Dataset:
@@ -93,27 +134,37 @@ def _sampler(pairs: pd.DataFrame, model) -> Callable:
     return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs), length_fn=token_counter(model))
 
 
+def _knob(cfg, name: str, default: float) -> float:
+    value = getattr(cfg, name, None)
+    return default if value is None else float(value)
+
+
 def _in_batch(pairs: pd.DataFrame, model, cfg, scored_loss: str | None, notes: str) -> Plan:
     from sentence_transformers.sentence_transformer import losses
+    scale = _knob(cfg, "mnrl_scale", MNRL_SCALE)
     datasets = {"positives": _positives(pairs)}
     # Symmetric in-batch negatives: each anchor against every positive, and back.
     objectives = {"positives": losses.MultipleNegativesRankingLoss(
-        model, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")}
+        model, scale=scale, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")}
     curated = pairs[pairs["source"] == "curated_pair"]
     if scored_loss and len(curated) >= 2:
         mined = pairs[pairs["source"] != "curated_pair"]
-        scored = pd.concat([curated] * CURATED_REPEAT + [mined.sample(frac=MINED_SCORED_FRACTION,
-                                                                       random_state=cfg.seed)],
-                           ignore_index=True)
+        anchors = anchor_pairs(pairs, model, int(len(mined) * _knob(cfg, "anchor_fraction", ANCHOR_FRACTION)),
+                               cfg.seed)
+        mined = mined.sample(frac=_knob(cfg, "mined_fraction", MINED_SCORED_FRACTION), random_state=cfg.seed)
+        scored = pd.concat([curated] * CURATED_REPEAT + [mined, anchors], ignore_index=True)
         datasets["scored"] = _scored(scored)
         objectives["scored"] = {"mse": losses.CosineSimilarityLoss, "cosent": losses.CoSENTLoss}[scored_loss](model)
+        notes += f"; {len(anchors)} anchor pairs"
+    notes = f"{notes} (MNRL scale {scale:g})"
     return Plan(datasets, objectives, _sampler(pairs, model), notes, freeze_token_embeddings=True,
                 dropout=0.0)
 
 
 def default(pairs: pd.DataFrame, model, cfg) -> Plan:
     return _in_batch(pairs, model, cfg, "mse", "symmetric MNRL on positives (no same-StatVar negatives) + "
-                     "CosineSimilarityLoss on curated pairs x16 and a quarter of the mined pairs")
+                     "CosineSimilarityLoss on curated pairs x16, a quarter of the mined pairs and "
+                     "base-model-scored anchor pairs")
 
 
 def mnrl(pairs: pd.DataFrame, model, cfg) -> Plan:
