@@ -87,10 +87,10 @@ def make_config(**params) -> RunConfig:
             raise DataError(f"{key} must be a positive integer, got {getattr(cfg, key)}")
     if cfg.mnrl_scale is not None and not cfg.mnrl_scale > 0:
         raise DataError(f"mnrl_scale must be positive, got {cfg.mnrl_scale}")
-    for key in ("anchor_fraction", "mined_fraction"):
+    for key, high in (("anchor_fraction", 10), ("mined_fraction", 1)):
         value = getattr(cfg, key)
-        if value is not None and not 0 <= value <= (1 if key == "mined_fraction" else 10):
-            raise DataError(f"{key} must be between 0 and {1 if key == 'mined_fraction' else 10}, got {value}")
+        if value is not None and not 0 <= value <= high:
+            raise DataError(f"{key} must be between 0 and {high}, got {value}")
     return cfg
 
 
