@@ -113,6 +113,9 @@ def test_presets_and_overrides():
     cfg = make_config(size="small", recipe="seed")
     assert (cfg.epochs, cfg.batch_size, cfg.warmup_steps, cfg.learning_rate) == (10, 256, 10, 2e-5)
     assert make_config(size="small", recipe="seed", epochs=1).epochs == 1
+    cfg = make_config(size="small")                      # the in-batch knobs come from the preset too
+    assert (cfg.mnrl_scale, cfg.anchor_fraction, cfg.mined_fraction) == (40.0, 1.0, 0.25)
+    assert make_config(size="small", recipe="mnrl", mnrl_scale=20).mnrl_scale == 20
 
 
 def test_missing_base_model(tmp_path):

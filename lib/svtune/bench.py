@@ -136,18 +136,22 @@ def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int 
     return result
 
 
+def _saved(pattern: str) -> list[dict]:
+    """Saved benchmark results matching `pattern`, oldest first (names start with the time)."""
+    return [json.loads(f.read_text()) for f in sorted((paths.OUTPUTS_DIR / "bench").glob(pattern))]
+
+
 def latest(mode: str) -> dict | None:
     """Newest saved benchmark of `mode`. For "full", each recipe's newest row across saved
     results (the seed recipe takes half an hour, so it is not rerun with every ablation);
     each row keeps the time it was measured."""
-    found = sorted((paths.OUTPUTS_DIR / "bench").glob(f"*-{mode}.json"))
+    found = _saved(f"*-{mode}.json")
     if not found:
         return None
     if mode != "full":
-        return json.loads(found[-1].read_text())
+        return found[-1]
     rows: dict[str, dict] = {}
-    for f in found:
-        doc = json.loads(f.read_text())
+    for doc in found:
         for r in doc["rows"]:
             rows[r["recipe"]] = {**r, "measured": doc["when"], "params": doc["params"]}
     return {"mode": "full", "rows": list(rows.values())}
@@ -160,8 +164,7 @@ def all_full_rows() -> list[dict]:
     """Every full-mode row saved under outputs/bench/ (sweeps written with --out included),
     labelled by recipe and the knobs it changed: the points of the quality/health plot."""
     rows = []
-    for f in sorted((paths.OUTPUTS_DIR / "bench").glob("*.json")):
-        doc = json.loads(f.read_text())
+    for doc in _saved("*.json"):
         if doc.get("mode") != "full":
             continue
         knobs = [f"{k}={doc['params'][k]}" for k in KNOBS if k in doc.get("params", {})]

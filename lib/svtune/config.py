@@ -19,7 +19,26 @@ from .csvio import DataError
 SEED = dict(epochs=10, batch_size=256, learning_rate=2e-5, warmup_steps=10, max_seq_length=256)
 # The default recipe: two epochs of in-batch negatives + curated pairs, length-grouped, bf16 where
 # the hardware has it. Chosen by `python -m svtune.bench` (see notebooks/benchmark.ipynb).
-DEFAULT = dict(epochs=2, batch_size=128, learning_rate=1e-4, warmup_steps=0.1, max_seq_length=64)
+DEFAULT = dict(epochs=2, batch_size=128, learning_rate=1e-4, warmup_steps=0.1, max_seq_length=64,
+               mnrl_scale=40.0, anchor_fraction=1.0, mined_fraction=0.25)
+# Why the in-batch recipes' three knobs (used in recipes.py) have these values, measured on
+# Data Commons small data with `python -m svtune.bench --full` (README has the tables):
+# - mined_fraction: a quarter of the mined pairs keep the original's absolute-label objective
+#   beside the in-batch negatives. At scale 20: held-out Spearman 0.658 -> 0.668, MRR@10
+#   0.764 -> 0.771 for +12% training time; all of them (1.0) gave Spearman 0.685 but cost MRR
+#   (0.757) and let nonsense queries climb (0.46); at scale 40 all of them: 0.741, nonsense 0.53.
+# - mnrl_scale: MNRL's softmax scale (1/temperature). The library default, 20, spreads the whole
+#   catalog apart (unrelated pairs 0.23 -> 0.01) and takes topically related pairs down with it
+#   ("poverty ~ medicaid recipients"); a sharper softmax only pushes the hardest negatives.
+#   Held-out Spearman: scale 10 0.654, 20 0.665, 40 0.720, 60 0.734, 100 0.738, but nonsense
+#   queries climbed with it (0.37 -> 0.61) until anchors held the catalog in place. With
+#   anchors, over seeds 42/7/1: scale 30 Spearman 0.702, nonsense max up to 0.495; 40: 0.708,
+#   up to 0.498; 50: 0.711, up to 0.500 (the limit).
+# - anchor_fraction: anchor pairs per mined pair. Each is two random texts of different
+#   StatVars labelled with the base model's cosine, so unrelated catalog texts stay where the
+#   base model had them: neither collapsed (the original recipe's failure) nor spread apart.
+#   At scale 40: nonsense max 0.511 -> 0.455, unrelated pairs 0.113 -> 0.227 (base 0.230),
+#   held-out Spearman 0.720 -> 0.717.
 
 PRESETS: dict[str, dict[str, dict]] = {
     # tiny: a smoke test of the whole pipeline (CI, nbval): little data, a few steps.
@@ -51,7 +70,7 @@ class RunConfig:
     device: str = ""        # "" = cuda when available, else cpu
     precision: str = "auto"  # auto | fp32 | bf16
     report_queries: str = ""  # query list for rank_diff.html; "" = the held-out queries
-    # Knobs of the in-batch recipes (None = the constants in recipes.py, where the measurements are).
+    # Knobs of the in-batch recipes (default, mnrl, cosent); unused by seed.
     mnrl_scale: float | None = None       # MNRL softmax scale (1/temperature)
     anchor_fraction: float | None = None  # base-model-scored anchor pairs per mined pair
     mined_fraction: float | None = None   # share of mined pairs also in the scored (absolute-label) loss

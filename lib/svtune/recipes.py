@@ -4,13 +4,13 @@
              random batches (kept to reproduce and compare against)
     default  symmetric MultipleNegativesRankingLoss on the positive pairs (in-batch
              negatives; a batch never holds two rows of one StatVar or one text; a sharp
-             softmax, scale MNRL_SCALE) + CosineSimilarityLoss on the curated scored pairs
+             softmax, cfg.mnrl_scale) + CosineSimilarityLoss on the curated scored pairs
              (repeated), a quarter of the mined pairs and "anchor" pairs (random texts of
              different StatVars, labelled with the base model's own cosine), so curated low
              labels pull spurious links down in absolute terms while unrelated catalog texts
              stay where the base model had them; length-grouped batches, frozen token
              embeddings, no dropout, bf16. Chosen by `python -m svtune.bench --full`
-             (README, benchmark.ipynb)
+             (README, benchmark.ipynb); the knob values and why: config.DEFAULT
     mnrl     ablation: the default without the scored pairs
     cosent   ablation: the default with CoSENTLoss (rank-only) on the scored pairs
 
@@ -32,27 +32,6 @@ from .sampling import GroupedBatchSampler
 
 POSITIVE_MIN_SCORE = 0.8   # pairs at or above this label are positives for in-batch negatives
 CURATED_REPEAT = 16        # the curated scored pairs are few; repeat them so their loss gets enough steps
-# A quarter of the mined pairs keep the original's absolute-label objective beside the
-# in-batch negatives: measured on Data Commons data at scale 20, held-out Spearman
-# 0.658 -> 0.668 and MRR@10 0.764 -> 0.771 for +12% training time; all of them (1.0) raised
-# Spearman to 0.685 but cost MRR (0.757) and let nonsense queries climb (0.46); at scale 40
-# all of them gave Spearman 0.741 with nonsense at 0.53. Override: -p mined_fraction.
-MINED_SCORED_FRACTION = 0.25
-# MNRL's softmax scale (1/temperature). The library default, 20, spreads the whole catalog
-# apart (unrelated pairs 0.23 -> 0.01) and takes topically related pairs down with it
-# ("poverty ~ medicaid recipients"); a sharper softmax only pushes the hardest negatives.
-# Measured on Data Commons data, held-out Spearman: scale 10 0.654, 20 0.665, 40 0.720,
-# 60 0.734, 100 0.738, but nonsense queries climbed with it (0.37 -> 0.61) until anchors
-# (below) held the catalog in place. With anchors, over seeds 42/7/1: scale 30 Spearman 0.702,
-# nonsense max up to 0.495; 40: 0.708, up to 0.498; 50: 0.711, up to 0.500 (the limit).
-# Override: -p mnrl_scale.
-MNRL_SCALE = 40.0
-# Anchor pairs per mined pair. Each is two random texts of different StatVars labelled with
-# the base model's cosine: the scored loss then keeps unrelated catalog texts where the base
-# model had them, so the catalog neither collapses (the original recipe's failure) nor is
-# spread apart. Measured at scale 40: nonsense max 0.511 -> 0.455, unrelated pairs
-# 0.113 -> 0.227 (base 0.230), held-out Spearman 0.720 -> 0.717. Override: -p anchor_fraction.
-ANCHOR_FRACTION = 1.0
 
 
 @dataclass
@@ -134,14 +113,9 @@ def _sampler(pairs: pd.DataFrame, model) -> Callable:
     return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs), length_fn=token_counter(model))
 
 
-def _knob(cfg, name: str, default: float) -> float:
-    value = getattr(cfg, name, None)
-    return default if value is None else float(value)
-
-
 def _in_batch(pairs: pd.DataFrame, model, cfg, scored_loss: str | None, notes: str) -> Plan:
     from sentence_transformers.sentence_transformer import losses
-    scale = _knob(cfg, "mnrl_scale", MNRL_SCALE)
+    scale = float(cfg.mnrl_scale)
     datasets = {"positives": _positives(pairs)}
     # Symmetric in-batch negatives: each anchor against every positive, and back.
     objectives = {"positives": losses.MultipleNegativesRankingLoss(
@@ -149,9 +123,8 @@ def _in_batch(pairs: pd.DataFrame, model, cfg, scored_loss: str | None, notes: s
     curated = pairs[pairs["source"] == "curated_pair"]
     if scored_loss and len(curated) >= 2:
         mined = pairs[pairs["source"] != "curated_pair"]
-        anchors = anchor_pairs(pairs, model, int(len(mined) * _knob(cfg, "anchor_fraction", ANCHOR_FRACTION)),
-                               cfg.seed)
-        mined = mined.sample(frac=_knob(cfg, "mined_fraction", MINED_SCORED_FRACTION), random_state=cfg.seed)
+        anchors = anchor_pairs(pairs, model, int(len(mined) * cfg.anchor_fraction), cfg.seed)
+        mined = mined.sample(frac=cfg.mined_fraction, random_state=cfg.seed)
         scored = pd.concat([curated] * CURATED_REPEAT + [mined, anchors], ignore_index=True)
         datasets["scored"] = _scored(scored)
         objectives["scored"] = {"mse": losses.CosineSimilarityLoss, "cosent": losses.CoSENTLoss}[scored_loss](model)
