@@ -33,8 +33,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     hf.mkdir()
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS)), *"abcdefghijklmnopqrstuvwxyz0123456789_",
              *[f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz0123456789"]]
-    (hf / "vocab.txt").write_text("\n".join(vocab))
-    tok = BertTokenizerFast(vocab_file=str(hf / "vocab.txt"), do_lower_case=True)
+    # transformers 5 takes the vocabulary itself (a `vocab_file=` argument is silently ignored,
+    # which leaves every word [UNK] and every text equally similar).
+    tok = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)
     cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                      intermediate_size=64, max_position_embeddings=64)
     BertModel(cfg).save_pretrained(hf)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -36,3 +37,46 @@ def test_saved_results_are_merged_and_labelled(tmp_path, monkeypatch):
     assert [r["label"] for r in rows] == ["default", "seed", "default", "default mnrl_scale=40"]
     fig = plots.quality_vs_health(rows)
     assert len(fig.axes[0].collections) == len(rows) + 1          # one point per run, plus the base model
+
+
+def write_eval(folder, stage, tops, cosines):
+    folder.mkdir(parents=True, exist_ok=True)
+    queries = [{"query": f"q{i}", "expected": ["A"], "top": [[d, 0.5] for d in top]} for i, top in enumerate(tops)]
+    pairs = [{"sentence_1": f"s{i}", "sentence_2": f"t{i}", "label": y, "cosine": c}
+             for i, (y, c) in enumerate(zip([0.01, 0.2, 0.5, 1.0], cosines))]
+    (folder / f"eval_{stage}.json").write_text(json.dumps({"details": {"queries": queries, "pairs_heldout": pairs}}))
+
+
+def test_compare_two_runs_and_a_run_with_its_base(tmp_path, capsys):
+    run = tmp_path / "run"
+    write_eval(run, "after", [["A", "B"], ["A", "C"], ["B", "A"]], [0.1, 0.3, 0.6, 0.9])    # RR 1, 1, 0.5
+    write_eval(run, "before", [["B", "A"], ["C", "A"], ["B", "C"]], [0.9, 0.3, 0.6, 0.1])   # RR .5, .5, 0
+    out = bench.compare(str(run), f"{run}:before")
+    assert abs(out["mrr@10"]["a"] - 2.5 / 3) < 1e-9 and abs(out["mrr@10"]["b"] - 1 / 3) < 1e-9
+    assert out["mrr@10"]["a_wins"] == 1.0
+    assert out["spearman_heldout"]["a"] == 1.0 and out["spearman_heldout"]["diff"] > 0
+    assert "P(A>B)" in capsys.readouterr().out
+    other = tmp_path / "other"
+    write_eval(other, "after", [["A"], ["A"]], [0.1, 0.3, 0.6, 0.9])                        # two queries only
+    with pytest.raises(SystemExit, match="different queries"):
+        bench.compare(str(run), str(other))
+    with pytest.raises(SystemExit, match="no such evaluation"):
+        bench.compare(str(run), str(tmp_path / "missing"))
+
+
+def test_compare_latest_uses_the_newest_full_rows_whose_runs_exist(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "OUTPUTS_DIR", tmp_path)
+    (tmp_path / "bench").mkdir()
+    runs = {name: tmp_path / name for name in ("d", "s")}
+    for name, folder in runs.items():
+        for stage in ("after", "before"):
+            write_eval(folder, stage, [["A"], ["B", "A"]], [0.1, 0.3, 0.6, 0.9])
+    rows = [{"recipe": "default", "run": str(runs["d"])}, {"recipe": "seed", "run": str(runs["s"])}]
+    (tmp_path / "bench" / "20260101-000000-full.json").write_text(
+        json.dumps({"mode": "full", "when": "t", "params": {}, "rows": rows}))
+    a_vs_seed, a_vs_base = bench.compare_latest("default", "seed")
+    assert a_vs_seed["b"] == str(runs["s"]) and a_vs_base["b"].endswith(":before")
+    assert a_vs_seed["mrr@10"]["diff"] == 0
+    import shutil
+    shutil.rmtree(runs["s"])
+    assert bench.compare_latest("default", "seed") == []

@@ -114,7 +114,8 @@ def test_presets_and_overrides():
     assert (cfg.epochs, cfg.batch_size, cfg.warmup_steps, cfg.learning_rate) == (10, 256, 10, 2e-5)
     assert make_config(size="small", recipe="seed", epochs=1).epochs == 1
     cfg = make_config(size="small")                      # the in-batch knobs come from the preset too
-    assert (cfg.mnrl_scale, cfg.anchor_fraction, cfg.mined_fraction) == (40.0, 1.0, 0.25)
+    assert (cfg.mnrl_scale, cfg.anchor_fraction, cfg.mined_fraction, cfg.center) == (40.0, 0.0, 1.0, 0.5)
+    assert make_config(size="small", recipe="seed").center == 0.0   # the original stays uncentred
     assert make_config(size="small", recipe="mnrl", mnrl_scale=20).mnrl_scale == 20
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from svtune.metrics import (band_means, ndcg_at, pearson, recall_at, reciprocal_rank, retrieval_summary,
+from svtune.metrics import (band_means, ndcg_at, paired_bootstrap, pearson, recall_at, reciprocal_rank, retrieval_summary,
                             spearman)
 
 
@@ -51,3 +51,21 @@ def test_band_means():
     m = band_means([0.01, 0.01, 0.2, 0.5, 1.0], [0.1, 0.3, 0.4, 0.6, 0.9])
     assert m["<=0.05"] == pytest.approx(0.2) and m["0.05-0.3"] == pytest.approx(0.4)
     assert m["0.3-0.7"] == pytest.approx(0.6) and m[">=0.9"] == pytest.approx(0.9) and m["0.7-0.9"] is None
+
+
+def test_paired_bootstrap_means_and_spearman():
+    a, b = [0.5, 1.0, 0.0, 0.25], [0.4, 0.9, -0.1, 0.15]     # a beats b by 0.1 on every item
+    r = paired_bootstrap("mean", a, b, rounds=200)
+    assert math.isclose(r["diff"], 0.1) and r["a_wins"] == 1.0 and r["items"] == 4
+    assert all(math.isclose(x, 0.1) for x in r["diff_ci95"])
+    labels = [0.01, 0.2, 0.5, 0.9, 1.0]
+    good, bad = [0.1, 0.3, 0.5, 0.7, 0.9], [0.9, 0.7, 0.5, 0.3, 0.1]
+    r = paired_bootstrap("spearman", good, bad, labels, rounds=200)
+    assert math.isclose(r["a"], 1.0) and math.isclose(r["b"], -1.0) and math.isclose(r["diff"], 2.0)
+    assert r["a_wins"] == 1.0 and r["diff_ci95"][0] > 0
+    same = paired_bootstrap("spearman", good, good, labels, rounds=200)
+    assert same["diff"] == 0 and same["a_wins"] == 0 and same["diff_ci95"] == [0.0, 0.0]
+    with pytest.raises(ValueError):
+        paired_bootstrap("mean", [1.0, 2.0], [1.0])
+    with pytest.raises(ValueError):
+        paired_bootstrap("median", a, b)

@@ -48,7 +48,8 @@ def test_knobs_reach_the_losses(model):
     assert set(RECIPES["mnrl"](pairs, model, cfg).datasets) == {"positives"}
 
 
-@pytest.mark.parametrize("knob, value", [("mnrl_scale", 0), ("anchor_fraction", -1), ("mined_fraction", 1.5)])
+@pytest.mark.parametrize("knob, value", [("mnrl_scale", 0), ("anchor_fraction", -1), ("mined_fraction", 1.5),
+                                         ("center", -0.1)])
 def test_bad_knobs_are_refused(knob, value):
     with pytest.raises(DataError, match=knob):
         make_config(**{knob: value})

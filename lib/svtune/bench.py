@@ -3,11 +3,14 @@
     python -m svtune.bench                          # speed: seed vs default, same number of steps
     python -m svtune.bench --steps 20 -p data_dir ../shared/datacommons
     python -m svtune.bench --full -p data_dir ../shared/datacommons   # train each recipe to the end
+    python -m svtune.bench --compare RUN_A RUN_B    # paired bootstrap of two finished runs
 
 Speed mode prints training pairs/s, real vs padded tokens per pair, peak RSS and
 the default/seed ratio. Full mode runs the whole pipeline per recipe (mining,
 before/after evaluation, training, saving) and reports wall time and quality.
 Results are saved as JSON under outputs/bench/ for notebooks/benchmark.ipynb.
+Compare mode resamples the held-out queries and pairs of two runs (a run folder,
+or `RUN:before` for its base model) to say whether a difference is more than noise.
 Runs unchanged on a GPU (device and bf16 are picked per machine).
 """
 
@@ -157,7 +160,7 @@ def latest(mode: str) -> dict | None:
     return {"mode": "full", "rows": list(rows.values())}
 
 
-KNOBS = ("mnrl_scale", "anchor_fraction", "mined_fraction", "seed", "epochs")
+KNOBS = ("mnrl_scale", "anchor_fraction", "mined_fraction", "center", "seed", "epochs")
 
 
 def all_full_rows() -> list[dict]:
@@ -173,6 +176,52 @@ def all_full_rows() -> list[dict]:
     return rows
 
 
+def _eval_details(spec: str) -> dict:
+    """Per-query and per-pair results of `RUN` (after training) or `RUN:before` (its base model)."""
+    folder, _, stage = spec.partition(":")
+    folder = paths.resolve(folder)
+    path = folder / f"eval_{stage or 'after'}.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such evaluation (give a finished run folder, optionally :before)")
+    return json.loads(path.read_text())["details"]
+
+
+def compare(a: str, b: str) -> dict:
+    """Paired bootstrap of two evaluated models on the same held-out queries and pairs."""
+    from .metrics import paired_bootstrap, reciprocal_rank
+    da, db = _eval_details(a), _eval_details(b)
+    out = {"a": a, "b": b}
+    qa, qb = da["queries"], db["queries"]
+    if [q["query"] for q in qa] != [q["query"] for q in qb]:
+        raise SystemExit("the two runs were evaluated on different queries (or catalogs): not comparable")
+    if qa:
+        rr = [[reciprocal_rank([d for d, _ in q["top"]], q["expected"]) for q in qs] for qs in (qa, qb)]
+        out["mrr@10"] = paired_bootstrap("mean", rr[0], rr[1])
+    pa, pb = da["pairs_heldout"], db["pairs_heldout"]
+    if [(p["sentence_1"], p["sentence_2"]) for p in pa] != [(p["sentence_1"], p["sentence_2"]) for p in pb]:
+        raise SystemExit("the two runs were evaluated on different held-out pairs: not comparable")
+    if len(pa) >= 2:
+        out["spearman_heldout"] = paired_bootstrap("spearman", [p["cosine"] for p in pa],
+                                                   [p["cosine"] for p in pb], [p["label"] for p in pa])
+    print(f"A = {a}\nB = {b}")
+    rows = [{"metric": k, "A": v["a"], "B": v["b"], "A-B": v["diff"],
+             "95% interval": "[{:+.3f}, {:+.3f}]".format(*v["diff_ci95"]), "P(A>B)": v["a_wins"],
+             "items": v["items"]} for k, v in out.items() if isinstance(v, dict)]
+    print_table(rows, ["metric", "A", "B", "A-B", "95% interval", "P(A>B)", "items"])
+    return out
+
+
+def compare_latest(a: str = "default", b: str = "seed") -> list[dict]:
+    """Compare recipe `a` with recipe `b` and with its own base model, from the newest full
+    benchmark rows whose run folders still exist; [] when there are none."""
+    full = latest("full")
+    runs = {r["recipe"]: r["run"] for r in (full or {}).get("rows", [])
+            if (Path(r["run"]) / "eval_after.json").is_file()}
+    if a not in runs or b not in runs:
+        return []
+    return [compare(runs[a], runs[b]), compare(runs[a], runs[a] + ":before")]
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m svtune.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="train each recipe to completion and evaluate")
@@ -182,7 +231,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="any run parameter, e.g. -p data_dir ../shared/datacommons")
     ap.add_argument("--out", help="JSON result path (default outputs/bench/<time>-<mode>.json)")
+    ap.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+                    help="paired bootstrap of two finished runs (RUN or RUN:before)")
     args = ap.parse_args(argv)
+    if args.compare:
+        return compare(*args.compare)
     params = {"size": args.size, **{k: _literal(v) for k, v in args.param}}
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     return run_bench(args.full, recipes, args.steps, params, args.out)

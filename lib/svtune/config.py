@@ -16,29 +16,32 @@ from .csvio import DataError
 
 # The seed recipe reproduces the original Data Commons run exactly (model.fit defaults:
 # AdamW lr 2e-5, weight decay 0.01, linear warmup 10 steps, batch 256, 10 epochs).
-SEED = dict(epochs=10, batch_size=256, learning_rate=2e-5, warmup_steps=10, max_seq_length=256)
-# The default recipe: two epochs of in-batch negatives + curated pairs, length-grouped, bf16 where
-# the hardware has it. Chosen by `python -m svtune.bench` (see notebooks/benchmark.ipynb).
+SEED = dict(epochs=10, batch_size=256, learning_rate=2e-5, warmup_steps=10, max_seq_length=256, center=0.0)
+# The default recipe: two epochs of in-batch negatives + scored pairs, length-grouped, bf16 where
+# the hardware has it, then centred. Chosen by `python -m svtune.bench --full` (README, benchmark.ipynb).
 DEFAULT = dict(epochs=2, batch_size=128, learning_rate=1e-4, warmup_steps=0.1, max_seq_length=64,
-               mnrl_scale=40.0, anchor_fraction=1.0, mined_fraction=0.25)
-# Why the in-batch recipes' three knobs (used in recipes.py) have these values, measured on
-# Data Commons small data with `python -m svtune.bench --full` (README has the tables):
-# - mined_fraction: a quarter of the mined pairs keep the original's absolute-label objective
-#   beside the in-batch negatives. At scale 20: held-out Spearman 0.658 -> 0.668, MRR@10
-#   0.764 -> 0.771 for +12% training time; all of them (1.0) gave Spearman 0.685 but cost MRR
-#   (0.757) and let nonsense queries climb (0.46); at scale 40 all of them: 0.741, nonsense 0.53.
+               mnrl_scale=40.0, anchor_fraction=0.0, mined_fraction=1.0, center=0.5)
+# Why the knobs have these values, measured on Data Commons small data (README has the tables):
 # - mnrl_scale: MNRL's softmax scale (1/temperature). The library default, 20, spreads the whole
 #   catalog apart (unrelated pairs 0.23 -> 0.01) and takes topically related pairs down with it
 #   ("poverty ~ medicaid recipients"); a sharper softmax only pushes the hardest negatives.
-#   Held-out Spearman: scale 10 0.654, 20 0.665, 40 0.720, 60 0.734, 100 0.738, but nonsense
-#   queries climbed with it (0.37 -> 0.61) until anchors held the catalog in place. With
-#   anchors, over seeds 42/7/1: scale 30 Spearman 0.702, nonsense max up to 0.495; 40: 0.708,
-#   up to 0.498; 50: 0.711, up to 0.500 (the limit).
-# - anchor_fraction: anchor pairs per mined pair. Each is two random texts of different
-#   StatVars labelled with the base model's cosine, so unrelated catalog texts stay where the
-#   base model had them: neither collapsed (the original recipe's failure) nor spread apart.
-#   At scale 40: nonsense max 0.511 -> 0.455, unrelated pairs 0.113 -> 0.227 (base 0.230),
-#   held-out Spearman 0.720 -> 0.717.
+#   Held-out Spearman (a quarter of the mined pairs scored): scale 10 0.654, 20 0.665, 40 0.720,
+#   60 0.734, 100 0.738, while nonsense queries climbed with it (0.37 -> 0.61); MRR@10 peaks
+#   at 40 (0.774; 0.755 at 60 with every mined pair scored).
+# - mined_fraction: share of the mined pairs also trained with the original's absolute-label
+#   CosineSimilarityLoss beside the in-batch negatives. At scale 40: a quarter 0.720, all of
+#   them 0.741 held-out Spearman, but nonsense queries then reach 0.53 -- until centring.
+# - center: share of the catalog's mean embedding removed after training (centering.py). The
+#   scored mined pairs pull the catalog into a cone; centring takes the shared direction out.
+#   All mined pairs at scale 40, seeds 42/7/1, center 0 -> 0.5: held-out Spearman
+#   0.741/0.733/0.741 -> 0.735/0.721/0.736, nonsense max 0.531/0.535/0.513 (broken) ->
+#   0.452/0.460/0.429, MRR@10 0.766/0.769/0.765 -> 0.767/0.771/0.767. 0.3 left nonsense at
+#   0.49 on two seeds, too near the 0.5 limit. Against the previous default (anchors, a quarter
+#   of the mined pairs, no centring), same seeds: Spearman mean 0.708 -> 0.731.
+# - anchor_fraction: base-model-scored pairs of random texts of different StatVars, per mined
+#   pair: the previous default's way to hold the catalog in place (1.0; nonsense 0.511 -> 0.455
+#   at scale 40), at the cost of ~40 s of encoding and ~0.02 held-out Spearman. Centring
+#   does that job better; kept as a knob.
 
 PRESETS: dict[str, dict[str, dict]] = {
     # tiny: a smoke test of the whole pipeline (CI, nbval): little data, a few steps.
@@ -74,6 +77,8 @@ class RunConfig:
     mnrl_scale: float | None = None       # MNRL softmax scale (1/temperature)
     anchor_fraction: float | None = None  # base-model-scored anchor pairs per mined pair
     mined_fraction: float | None = None   # share of mined pairs also in the scored (absolute-label) loss
+    # Any recipe: share of the catalog's mean embedding removed after training (centering.py).
+    center: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,7 +111,7 @@ def make_config(**params) -> RunConfig:
             raise DataError(f"{key} must be a positive integer, got {getattr(cfg, key)}")
     if cfg.mnrl_scale is not None and not cfg.mnrl_scale > 0:
         raise DataError(f"mnrl_scale must be positive, got {cfg.mnrl_scale}")
-    for key, high in (("anchor_fraction", 10), ("mined_fraction", 1)):
+    for key, high in (("anchor_fraction", 10), ("mined_fraction", 1), ("center", 1)):
         value = getattr(cfg, key)
         if value is not None and not 0 <= value <= high:
             raise DataError(f"{key} must be between 0 and {high}, got {value}")

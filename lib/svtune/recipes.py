@@ -5,12 +5,13 @@
     default  symmetric MultipleNegativesRankingLoss on the positive pairs (in-batch
              negatives; a batch never holds two rows of one StatVar or one text; a sharp
              softmax, cfg.mnrl_scale) + CosineSimilarityLoss on the curated scored pairs
-             (repeated), a quarter of the mined pairs and "anchor" pairs (random texts of
-             different StatVars, labelled with the base model's own cosine), so curated low
-             labels pull spurious links down in absolute terms while unrelated catalog texts
-             stay where the base model had them; length-grouped batches, frozen token
-             embeddings, no dropout, bf16. Chosen by `python -m svtune.bench --full`
-             (README, benchmark.ipynb); the knob values and why: config.DEFAULT
+             (repeated) and the mined pairs (cfg.mined_fraction of them), so curated low labels
+             pull spurious links down in absolute terms; optional "anchor" pairs
+             (cfg.anchor_fraction: random texts of different StatVars labelled with the base
+             model's own cosine); length-grouped batches, frozen token embeddings, no dropout,
+             bf16. After training, Run.train centres the model on its catalog (cfg.center,
+             centering.py). Chosen by `python -m svtune.bench --full` (README,
+             benchmark.ipynb); the knob values and why: config.DEFAULT
     mnrl     ablation: the default without the scored pairs
     cosent   ablation: the default with CoSENTLoss (rank-only) on the scored pairs
 
@@ -128,7 +129,7 @@ def _in_batch(pairs: pd.DataFrame, model, cfg, scored_loss: str | None, notes: s
         scored = pd.concat([curated] * CURATED_REPEAT + [mined, anchors], ignore_index=True)
         datasets["scored"] = _scored(scored)
         objectives["scored"] = {"mse": losses.CosineSimilarityLoss, "cosent": losses.CoSENTLoss}[scored_loss](model)
-        notes += f"; {len(anchors)} anchor pairs"
+        notes += f"; {len(mined)} mined and {len(anchors)} anchor pairs scored"
     notes = f"{notes} (MNRL scale {scale:g})"
     return Plan(datasets, objectives, _sampler(pairs, model), notes, freeze_token_embeddings=True,
                 dropout=0.0)
@@ -136,8 +137,7 @@ def _in_batch(pairs: pd.DataFrame, model, cfg, scored_loss: str | None, notes: s
 
 def default(pairs: pd.DataFrame, model, cfg) -> Plan:
     return _in_batch(pairs, model, cfg, "mse", "symmetric MNRL on positives (no same-StatVar negatives) + "
-                     "CosineSimilarityLoss on curated pairs x16, a quarter of the mined pairs and "
-                     "base-model-scored anchor pairs")
+                     f"CosineSimilarityLoss on curated pairs x{CURATED_REPEAT} and mined pairs")
 
 
 def mnrl(pairs: pd.DataFrame, model, cfg) -> Plan:

@@ -3,7 +3,7 @@
     run = Run.start(size="small")     # validate parameters, verify the base model, make the folder
     run.load_data()                    # catalog -> mined pairs (pairs.csv)
     run.evaluate("before")             # base model on the held-out queries and pairs
-    run.train()                        # SentenceTransformerTrainer with the chosen recipe
+    run.train()                        # SentenceTransformerTrainer with the chosen recipe, then centering
     run.evaluate("after")              # the tuned model, same data
     run.finish()                       # metrics.json, then the folder gets its final name
     # or all of it at once: Run.start(size="small").run_all()
@@ -127,6 +127,11 @@ class Run:
         scratch = self.dir / ".trainer"   # the Trainer wants an output_dir; nothing is kept there
         stats = fit(self._model(), self.pairs, self.cfg, self.use_bf16, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
+        if self.cfg.center:
+            from .centering import center_model
+            from .formats import index_from_catalog
+            texts = sorted({s for s, _ in index_from_catalog(self.catalog)})
+            stats["centering"] = center_model(self.model, texts, float(self.cfg.center))
         stats["precision"] = "bf16" if self.use_bf16 else "fp32"
         stats["peak_rss_mb"] = round(peak_rss_mb(), 1)
         self.model.save(str(self.dir / "model"))
