@@ -97,10 +97,6 @@ def pair_summary(labels: Sequence[float], cosines: Sequence[float]) -> dict:
 BOOTSTRAP_ROUNDS = 2000
 
 
-def _resamples(n: int, rounds: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, n, size=(rounds, n))
-
-
 def _row_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman per row of two (rounds x n) matrices, ties averaged."""
     rx = pd.DataFrame(x).rank(axis=1).to_numpy()
@@ -121,7 +117,7 @@ def paired_bootstrap(kind: str, a: Sequence[float], b: Sequence[float], labels: 
     a, b = np.asarray(a, float), np.asarray(b, float)
     if len(a) != len(b) or len(a) < 2:
         raise ValueError("paired_bootstrap needs two equally long lists of at least 2 items")
-    idx = _resamples(len(a), rounds, seed)
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(rounds, len(a)))
     if kind == "mean":
         va, vb = a.mean(), b.mean()
         da, db = a[idx].mean(axis=1), b[idx].mean(axis=1)
