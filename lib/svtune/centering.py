@@ -23,13 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def catalog_mean(model, texts: list[str], batch_size: int = 256, progress: bool = False) -> np.ndarray:
+def catalog_mean(model, texts: list[str], progress: bool = False) -> np.ndarray:
     """Mean of the unit-length embeddings of `texts` (the catalog the model will search)."""
+    from .evaluate import encode   # the same encoding the evaluation and search use
     if not texts:
         raise ValueError("catalog_mean needs at least one text")
-    emb = model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                       convert_to_numpy=True, show_progress_bar=progress)
-    return emb.mean(axis=0).astype(np.float32)
+    return encode(model, texts, progress).mean(axis=0).astype(np.float32)
 
 
 def is_centered(model) -> bool:
