@@ -12,9 +12,9 @@ matplotlib.use("Agg")
 from svtune import bench, paths, plots  # noqa: E402
 
 
-def row(recipe, spearman, nonsense, healthy=True):
+def row(recipe, spearman, nonsense, healthy=True, mrr=0.76):
     return {"recipe": recipe, "spearman_heldout": [0.62, spearman], "nonsense_max": [0.34, nonsense],
-            "healthy": healthy}
+            "mrr@10": [0.72, mrr], "healthy": healthy}
 
 
 def test_saved_results_are_merged_and_labelled(tmp_path, monkeypatch):
@@ -37,6 +37,10 @@ def test_saved_results_are_merged_and_labelled(tmp_path, monkeypatch):
     assert [r["label"] for r in rows] == ["default", "seed", "default", "default mnrl_scale=40"]
     fig = plots.quality_vs_health(rows)
     assert len(fig.axes[0].collections) == len(rows) + 1          # one point per run, plus the base model
+    ax = plots.retrieval_vs_ranking(rows).axes[0]
+    assert len(ax.collections) == len(rows)
+    assert [tuple(line.get_xdata()) for line in ax.lines][0] == pytest.approx((0.76, 0.76))   # base + 0.04
+    assert [tuple(line.get_ydata()) for line in ax.lines][1] == pytest.approx((0.76, 0.76))   # the seed's
 
 
 def write_eval(folder, stage, tops, cosines):

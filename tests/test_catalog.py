@@ -114,7 +114,9 @@ def test_presets_and_overrides():
     assert (cfg.epochs, cfg.batch_size, cfg.warmup_steps, cfg.learning_rate) == (10, 256, 10, 2e-5)
     assert make_config(size="small", recipe="seed", epochs=1).epochs == 1
     cfg = make_config(size="small")                      # the in-batch knobs come from the preset too
-    assert (cfg.mnrl_scale, cfg.anchor_fraction, cfg.mined_fraction, cfg.center) == (40.0, 0.0, 1.0, 0.5)
+    assert (cfg.mnrl_scale, cfg.mined_fraction, cfg.curated_repeat, cfg.center, cfg.scored_epochs) == \
+        (40.0, 1.0, 16, 0.5, 0.0)
+    assert make_config(size="small", recipe="twostage").scored_epochs == 1.0
     assert make_config(size="small", recipe="seed").center == 0.0   # the original stays uncentred
     assert make_config(size="small", recipe="mnrl", mnrl_scale=20).mnrl_scale == 20
 

@@ -1,4 +1,4 @@
-"""Recipes: anchor pairs keep the base model's geometry; the knobs reach the losses; bad knobs are refused."""
+"""Recipes: anchor pairs keep the base model's geometry; the knobs reach the stages and losses; bad knobs are refused."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sentence_transformers import SentenceTransformer
 
 from svtune.config import make_config
 from svtune.csvio import DataError
-from svtune.recipes import RECIPES, anchor_pairs
+from svtune.recipes import RECIPES, anchor_pairs, stages
 
 MINED = pd.DataFrame({"sentence_1": ["poverty", "income", "women", "wheat farm"],
                       "sentence_2": ["poor people", "household earnings", "female", "farm growing wheat"],
@@ -37,19 +37,34 @@ def test_anchor_pairs_join_different_statvars_and_keep_the_models_cosine(model):
 def test_knobs_reach_the_losses(model):
     pairs = pd.concat([MINED, CURATED], ignore_index=True)
     cfg = make_config(size="tiny", mnrl_scale=33.0, anchor_fraction=2.0, mined_fraction=1.0)
-    plan = RECIPES["default"](pairs, model, cfg)
+    (plan,) = stages(RECIPES["default"](pairs, model, cfg))   # one stage: scored_epochs is 0
     assert plan.losses["positives"].scale == 33.0
     curated_rows, mined_rows = 2 * 16, 4           # curated pairs repeated x16; every mined pair
     anchors = len(plan.datasets["scored"]) - curated_rows - mined_rows
     assert 0 < anchors <= 8                        # up to 2 per mined pair; same-StatVar draws dropped
     assert "anchor pairs" in plan.notes and "scale 33" in plan.notes
     bare = RECIPES["default"](pairs, model, make_config(size="tiny", anchor_fraction=0.0, mined_fraction=0.0))
-    assert len(bare.datasets["scored"]) == curated_rows
-    assert set(RECIPES["mnrl"](pairs, model, cfg).datasets) == {"positives"}
+    assert len(stages(bare)[0].datasets["scored"]) == curated_rows
+    assert [set(p.datasets) for p in stages(RECIPES["mnrl"](pairs, model, cfg))] == [{"positives"}]
+    assert type(stages(RECIPES["cosent"](pairs, model, cfg))[0].losses["scored"]).__name__ == "CoSENTLoss"
+
+
+def test_twostage_adds_a_scored_stage_with_its_own_settings(model):
+    pairs = pd.concat([MINED, CURATED], ignore_index=True)
+    cfg = make_config(size="tiny", recipe="twostage", scored_learning_rate=7e-6, scored_epochs=0.5)
+    first, second = stages(RECIPES["twostage"](pairs, model, cfg))
+    assert set(first.datasets) == {"positives"} and first.learning_rate is None   # the run's own settings
+    assert (second.learning_rate, second.epochs, second.batch_size) == (7e-6, 0.5, cfg.scored_batch_size)
+    assert type(second.losses["scored"]).__name__ == "CosineSimilarityLoss"
+    assert len(second.datasets["scored"]) == 2 + 4    # curated pairs once, every mined pair
+    assert (cfg.curated_repeat, cfg.center) == (1, 0.6)
+    assert len(stages(RECIPES["twostage"](pairs, model, make_config(size="tiny", recipe="twostage",
+                                                                      scored_epochs=0)))) == 1
 
 
 @pytest.mark.parametrize("knob, value", [("mnrl_scale", 0), ("anchor_fraction", -1), ("mined_fraction", 1.5),
-                                         ("center", -0.1)])
+                                         ("center", -0.1), ("scored_learning_rate", 0),
+                                         ("scored_epochs", -1), ("scored_batch_size", 0)])
 def test_bad_knobs_are_refused(knob, value):
     with pytest.raises(DataError, match=knob):
         make_config(**{knob: value})

@@ -18,15 +18,19 @@ def run_pipeline(model_dir, data, **params):
 @pytest.mark.slow
 def test_default_recipe_end_to_end(tiny_model_dir, tiny_data, tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
-    run, folder = run_pipeline(tiny_model_dir, tiny_data, epochs=30, batch_size=4,
-                               learning_rate=5e-3, warmup_steps=0)
+    # A second, scored stage too (the twostage recipe's), so both stages are checked end to end.
+    run, folder = run_pipeline(tiny_model_dir, tiny_data, epochs=30, batch_size=4, learning_rate=5e-3,
+                               warmup_steps=0, scored_epochs=20, scored_batch_size=4, scored_learning_rate=2e-3)
     assert folder.parent == tmp_path / "runs" and not folder.name.startswith(".")
     assert {"model", "config.json", "pairs.csv", "metrics.json", "rank_diff.html",
             "eval_before.json", "eval_after.json"} <= {p.name for p in folder.iterdir()}
     m = json.loads((folder / "metrics.json").read_text())
-    losses = [h["loss"] for h in m["train"]["loss_history"]]
-    quarter = max(1, len(losses) // 4)
-    assert sum(losses[-quarter:]) / quarter < 0.8 * sum(losses[:quarter]) / quarter
+    stages = [s["stage"] for s in m["train"]["stages"]]
+    assert stages == ["in-batch negatives", "scored pairs"]
+    for stage in stages:     # each stage lowers its own objective
+        losses = [h["loss"] for h in m["train"]["loss_history"] if h["stage"] == stage]
+        quarter = max(1, len(losses) // 4)
+        assert sum(losses[-quarter:]) / quarter < 0.8 * sum(losses[:quarter]) / quarter, stage
     assert m["data"]["pairs_per_source"]["curated_pair"] == 4
     assert m["train"]["pairs_per_second"] > 0 and m["peak_rss_mb"] > 0
     for stage in ("before", "after"):

@@ -86,7 +86,9 @@ def full(recipe: str, params: dict) -> dict:
     b, a = m["before"], m["after"]
     return {"recipe": recipe, "run": str(folder), "wall_seconds": round(time.perf_counter() - start, 1),
             "train_seconds": m["train"]["train_seconds"], "pairs_per_second": m["train"]["pairs_per_second"],
-            "epochs": run.cfg.epochs, "peak_rss_mb": mem.mb, "precision": m["train"]["precision"],
+            # "2+1": two epochs, then one epoch of the scored stage (twostage)
+            "epochs": f"{run.cfg.epochs:g}+{run.cfg.scored_epochs:g}" if run.cfg.scored_epochs else run.cfg.epochs,
+            "peak_rss_mb": mem.mb, "precision": m["train"]["precision"],
             "mrr@10": [b["retrieval"]["mrr@10"], a["retrieval"]["mrr@10"]],
             "recall@1": [b["retrieval"]["recall@1"], a["retrieval"]["recall@1"]],
             "ndcg@10": [b["retrieval"]["ndcg@10"], a["retrieval"]["ndcg@10"]],
@@ -161,7 +163,8 @@ def latest(mode: str) -> dict | None:
     return {"mode": "full", "rows": list(rows.values())}
 
 
-KNOBS = ("mnrl_scale", "anchor_fraction", "mined_fraction", "center", "seed", "epochs")
+KNOBS = ("mnrl_scale", "anchor_fraction", "mined_fraction", "curated_repeat", "scored_epochs",
+         "scored_learning_rate", "center", "seed", "epochs")
 
 
 def all_full_rows() -> list[dict]:

@@ -1,12 +1,14 @@
 """Fine-tune a SentenceTransformer with SentenceTransformerTrainer and measure the work done.
 
-`fit` builds the recipe's datasets and losses, trains, and returns loss history,
-wall time, training pairs/s and real vs padded tokens per pair (counted in the
-data collator, so the figures are what the model actually saw).
+`fit` builds the recipe's datasets and losses, trains each of its stages in order, and
+returns loss history, wall time, training pairs/s and real vs padded tokens per pair
+(counted in the data collator, so the figures are what the model actually saw), for
+the whole run and per stage.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -70,12 +72,9 @@ def training_args(cfg, use_bf16: bool, output_dir, total_pairs: int):
     )
 
 
-def fit(model, pairs: pd.DataFrame, cfg, use_bf16: bool, output_dir) -> dict:
-    """Train `model` in place with cfg.recipe on `pairs`; return measurements."""
+def _fit_stage(model, plan, cfg, use_bf16: bool, output_dir) -> dict:
     from sentence_transformers import SentenceTransformerTrainer
 
-    from .recipes import RECIPES
-    plan = RECIPES[cfg.recipe](pairs, model, cfg)
     embeddings = model[0].auto_model.get_input_embeddings()
     embeddings.weight.requires_grad_(not plan.freeze_token_embeddings)
     if plan.dropout is not None:
@@ -83,7 +82,10 @@ def fit(model, pairs: pd.DataFrame, cfg, use_bf16: bool, output_dir) -> dict:
         for module in model.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = plan.dropout
-    args = training_args(cfg, use_bf16, output_dir, plan.num_pairs())
+    overrides = {k: getattr(plan, k) for k in ("epochs", "learning_rate", "batch_size")
+                 if getattr(plan, k) is not None}
+    stage_cfg = dataclasses.replace(cfg, **overrides)
+    args = training_args(stage_cfg, use_bf16, output_dir, plan.num_pairs())
     args.batch_sampler = plan.batch_sampler
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=plan.datasets,
                                          loss=plan.losses)
@@ -92,11 +94,34 @@ def fit(model, pairs: pd.DataFrame, cfg, use_bf16: bool, output_dir) -> dict:
     start = time.perf_counter()
     output = trainer.train()
     seconds = time.perf_counter() - start
-    history = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
     stats = counter.stats()
-    stats.update({"recipe": cfg.recipe, "recipe_notes": plan.notes, "train_pairs": plan.num_pairs(),
-                  "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
-                  "pairs_per_second": round(stats["pairs_trained"] / seconds, 2) if seconds else None,
-                  "train_loss": output.training_loss, "loss_history": history,
-                  "frozen_token_embeddings": plan.freeze_token_embeddings, "dropout": plan.dropout})
+    stats.update({"stage": plan.name, "notes": plan.notes, "train_pairs": plan.num_pairs(),
+                  "epochs": stage_cfg.epochs, "learning_rate": stage_cfg.learning_rate,
+                  "batch_size": stage_cfg.batch_size, "steps": trainer.state.global_step,
+                  "train_seconds": round(seconds, 2), "train_loss": output.training_loss,
+                  "real_tokens": counter.real_tokens, "padded_tokens": counter.padded_tokens,
+                  "loss_history": [{"step": h["step"], "loss": h["loss"]}
+                                   for h in trainer.state.log_history if "loss" in h]})
     return stats
+
+
+def fit(model, pairs: pd.DataFrame, cfg, use_bf16: bool, output_dir) -> dict:
+    """Train `model` in place with cfg.recipe's stages on `pairs`; return measurements."""
+    from .recipes import RECIPES, stages
+    plans = stages(RECIPES[cfg.recipe](pairs, model, cfg))
+    done = [_fit_stage(model, plan, cfg, use_bf16, output_dir) for plan in plans]
+    rows = sum(s["pairs_trained"] for s in done)
+    seconds = sum(s["train_seconds"] for s in done)
+    history, offset = [], 0
+    for s in done:   # one step axis across stages, each point tagged with its stage
+        history += [{**h, "step": h["step"] + offset, "stage": s["stage"]} for h in s.pop("loss_history")]
+        offset += s["steps"]
+    return {"recipe": cfg.recipe, "recipe_notes": "; then ".join(p.notes for p in plans),
+            "train_pairs": sum(p.num_pairs() for p in plans), "pairs_trained": rows,
+            "batches": sum(s["batches"] for s in done), "steps": offset,
+            "real_tokens_per_pair": round(sum(s.pop("real_tokens") for s in done) / max(rows, 1), 2),
+            "padded_tokens_per_pair": round(sum(s.pop("padded_tokens") for s in done) / max(rows, 1), 2),
+            "train_seconds": round(seconds, 2),
+            "pairs_per_second": round(rows / seconds, 2) if seconds else None,
+            "train_loss": done[-1]["train_loss"], "loss_history": history, "stages": done,
+            "frozen_token_embeddings": plans[-1].freeze_token_embeddings, "dropout": plans[-1].dropout}

@@ -51,8 +51,14 @@ def length_histogram(lengths: dict[str, list[int]], title="Sentence length (toke
 
 def loss_curve(history: list[dict], title="Training loss"):
     fig, ax = plt.subplots(figsize=(6, 3))
-    ax.plot([h["step"] for h in history], [h["loss"] for h in history], marker=".")
-    ax.set(title=title, xlabel="optimizer step", ylabel="loss (recipe's objective)")
+    # Stages train different objectives, so each gets its own line (and scale: log y).
+    for stage in dict.fromkeys(h.get("stage", "train") for h in history):
+        part = [h for h in history if h.get("stage", "train") == stage]
+        ax.plot([h["step"] for h in part], [h["loss"] for h in part], marker=".", label=stage)
+    if len({h.get("stage") for h in history}) > 1:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    ax.set(title=title, xlabel="optimizer step", ylabel="loss (each stage's objective)")
     fig.tight_layout()
     return fig
 
@@ -151,14 +157,20 @@ def ablation_table(result: dict) -> pd.DataFrame:
     return pd.DataFrame(out).set_index("recipe")
 
 
+def _run_points(rows: list[dict], x_key: str, y_key: str):
+    """One labelled point per full run at its tuned (x, y); red where it breaks a collapse rule."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in rows:
+        x, y = r[x_key][1], r[y_key][1]
+        ax.scatter(x, y, color="#4c78a8" if r.get("healthy") else "#e45756")
+        ax.annotate(r["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    return fig, ax
+
+
 def quality_vs_health(rows: list[dict], nonsense_max: float = 0.5):
     """Held-out Spearman against the best nonsense-query score, one point per full run: the
     trade-off the recipe knobs move along. Points right of the line break the collapse rule."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in rows:
-        x, y = r["nonsense_max"][1], r["spearman_heldout"][1]
-        ax.scatter(x, y, color="#4c78a8" if r.get("healthy") else "#e45756")
-        ax.annotate(r["label"], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    fig, ax = _run_points(rows, "nonsense_max", "spearman_heldout")
     if rows:
         ax.scatter(rows[0]["nonsense_max"][0], rows[0]["spearman_heldout"][0], marker="x", color="k")
         ax.annotate("base model", (rows[0]["nonsense_max"][0], rows[0]["spearman_heldout"][0]), fontsize=7,
@@ -166,5 +178,21 @@ def quality_vs_health(rows: list[dict], nonsense_max: float = 0.5):
     ax.axvline(nonsense_max, color="grey", ls="--", lw=1)
     ax.set(xlabel="best cosine of a nonsense query (lower is healthier)", ylabel="held-out pair Spearman",
            title="Quality vs collapse (red: breaks a no-collapse rule)")
+    fig.tight_layout()
+    return fig
+
+
+def retrieval_vs_ranking(rows: list[dict], mrr_gain: float = 0.04):
+    """MRR@10 against held-out Spearman, one point per full run: the trade the recipes make
+    between finding the right StatVar and ranking related concepts. Dashed lines: the base
+    model's MRR@10 plus `mrr_gain`, and the seed recipe's Spearman (when a seed run is saved)."""
+    fig, ax = _run_points(rows, "mrr@10", "spearman_heldout")
+    if rows:
+        ax.axvline(rows[0]["mrr@10"][0] + mrr_gain, color="grey", ls="--", lw=1)
+    seed = [r["spearman_heldout"][1] for r in rows if r["recipe"] == "seed"]
+    if seed:
+        ax.axhline(seed[-1], color="grey", ls=":", lw=1)
+    ax.set(xlabel="held-out MRR@10 (finds the right StatVar)", ylabel="held-out pair Spearman (ranks related pairs)",
+           title="Retrieval vs ranking (red: breaks a no-collapse rule)")
     fig.tight_layout()
     return fig

@@ -5,17 +5,24 @@
     default  symmetric MultipleNegativesRankingLoss on the positive pairs (in-batch
              negatives; a batch never holds two rows of one StatVar or one text; a sharp
              softmax, cfg.mnrl_scale) + CosineSimilarityLoss on the curated scored pairs
-             (repeated) and the mined pairs (cfg.mined_fraction of them), so curated low labels
-             pull spurious links down in absolute terms; optional "anchor" pairs
-             (cfg.anchor_fraction: random texts of different StatVars labelled with the base
-             model's own cosine); length-grouped batches, frozen token embeddings, no dropout,
-             bf16. After training, Run.train centres the model on its catalog (cfg.center,
-             centering.py). Chosen by `python -m svtune.bench --full` (README,
+             (x cfg.curated_repeat) and the mined pairs (cfg.mined_fraction of them), in one
+             stage, so curated low labels pull spurious links down in absolute terms; optional
+             "anchor" pairs (cfg.anchor_fraction: random texts of different StatVars labelled
+             with the base model's own cosine); length-grouped batches, frozen token embeddings,
+             no dropout, bf16. After training, Run.train centres the model on its catalog
+             (cfg.center, centering.py). Chosen by `python -m svtune.bench --full` (README,
              benchmark.ipynb); the knob values and why: config.DEFAULT
-    mnrl     ablation: the default without the scored pairs
+    twostage the original's later two-stage variant, measured as an alternative: stage 1 the
+             in-batch negatives alone, stage 2 a short pass of CosineSimilarityLoss on every
+             pair (cfg.scored_epochs at cfg.scored_learning_rate). Ranks related concepts
+             better (held-out Spearman), finds the right StatVar slightly less often; see
+             config.TWOSTAGE
+    mnrl     ablation: the in-batch negatives alone
     cosent   ablation: the default with CoSENTLoss (rank-only) on the scored pairs
 
-A recipe returns a `Plan`: train datasets, their losses and the batch sampler.
+Any in-batch recipe gets the scored stage after its own when cfg.scored_epochs > 0.
+A recipe returns a `Plan` or a list of them (stages, trained in order): datasets, their
+losses, the batch sampler and any per-stage epochs / learning rate / batch size.
 To add one, write a function and register it in RECIPES.
 """
 
@@ -32,7 +39,6 @@ from datasets import Dataset
 from .sampling import GroupedBatchSampler
 
 POSITIVE_MIN_SCORE = 0.8   # pairs at or above this label are positives for in-batch negatives
-CURATED_REPEAT = 16        # the curated scored pairs are few; repeat them so their loss gets enough steps
 
 
 @dataclass
@@ -47,6 +53,11 @@ class Plan:
     # Dropout while training (None = the model's own). On a CPU, dropout masks cost ~18% of
     # a MiniLM step; in-batch negatives regularise enough without them.
     dropout: float | None = None
+    # Per-stage overrides of the run's settings (None = cfg's).
+    epochs: float | None = None
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    name: str = "train"
 
     def num_pairs(self) -> int:
         ds = self.datasets.values() if isinstance(self.datasets, dict) else [self.datasets]
@@ -114,38 +125,69 @@ def _sampler(pairs: pd.DataFrame, model) -> Callable:
     return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs), length_fn=token_counter(model))
 
 
-def _in_batch(pairs: pd.DataFrame, model, cfg, scored_loss: str | None, notes: str) -> Plan:
+def _scored_pairs(pairs: pd.DataFrame, model, cfg, repeat: int) -> tuple[pd.DataFrame, str]:
+    """Curated pairs x`repeat`, cfg.mined_fraction of the mined pairs, cfg.anchor_fraction anchors."""
+    curated = pairs[pairs["source"] == "curated_pair"]
+    mined = pairs[pairs["source"] != "curated_pair"]
+    anchors = anchor_pairs(pairs, model, int(len(mined) * cfg.anchor_fraction), cfg.seed)
+    mined = mined.sample(frac=cfg.mined_fraction, random_state=cfg.seed)
+    scored = pd.concat([curated] * repeat + [mined, anchors], ignore_index=True)
+    return scored, (f"{len(curated)} curated pairs x{repeat}, {len(mined)} mined and "
+                    f"{len(anchors)} anchor pairs scored")
+
+
+def _loss(name: str, model):
+    from sentence_transformers.sentence_transformer import losses
+    return {"mse": losses.CosineSimilarityLoss, "cosent": losses.CoSENTLoss}[name](model)
+
+
+def _in_batch(pairs: pd.DataFrame, model, cfg, notes: str, scored_loss: str | None = None) -> Plan:
+    """In-batch negatives on the positives, joined by `scored_loss` on the scored pairs if given."""
     from sentence_transformers.sentence_transformer import losses
     scale = float(cfg.mnrl_scale)
     datasets = {"positives": _positives(pairs)}
     # Symmetric in-batch negatives: each anchor against every positive, and back.
     objectives = {"positives": losses.MultipleNegativesRankingLoss(
         model, scale=scale, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")}
-    curated = pairs[pairs["source"] == "curated_pair"]
-    if scored_loss and len(curated) >= 2:
-        mined = pairs[pairs["source"] != "curated_pair"]
-        anchors = anchor_pairs(pairs, model, int(len(mined) * cfg.anchor_fraction), cfg.seed)
-        mined = mined.sample(frac=cfg.mined_fraction, random_state=cfg.seed)
-        scored = pd.concat([curated] * CURATED_REPEAT + [mined, anchors], ignore_index=True)
-        datasets["scored"] = _scored(scored)
-        objectives["scored"] = {"mse": losses.CosineSimilarityLoss, "cosent": losses.CoSENTLoss}[scored_loss](model)
-        notes += f"; {len(mined)} mined and {len(anchors)} anchor pairs scored"
-    notes = f"{notes} (MNRL scale {scale:g})"
-    return Plan(datasets, objectives, _sampler(pairs, model), notes, freeze_token_embeddings=True,
-                dropout=0.0)
+    if scored_loss and (pairs["source"] == "curated_pair").sum() >= 2:
+        scored, what = _scored_pairs(pairs, model, cfg, int(cfg.curated_repeat))
+        datasets["scored"], objectives["scored"] = _scored(scored), _loss(scored_loss, model)
+        notes += f"; {what}"
+    return Plan(datasets, objectives, _sampler(pairs, model), f"{notes} (MNRL scale {scale:g})",
+                freeze_token_embeddings=True, dropout=0.0, name="in-batch negatives")
 
 
-def default(pairs: pd.DataFrame, model, cfg) -> Plan:
-    return _in_batch(pairs, model, cfg, "mse", "symmetric MNRL on positives (no same-StatVar negatives) + "
-                     f"CosineSimilarityLoss on curated pairs x{CURATED_REPEAT} and mined pairs")
+def _scored_stage(pairs: pd.DataFrame, model, cfg, loss: str = "mse") -> list[Plan]:
+    """The optional second stage: the labelled pairs alone; none when cfg.scored_epochs is 0."""
+    if not cfg.scored_epochs:
+        return []
+    scored, what = _scored_pairs(pairs, model, cfg, int(cfg.curated_repeat))
+    return [Plan({"scored": _scored(scored)}, {"scored": _loss(loss, model)}, _sampler(pairs, model),
+                 f"{'CosineSimilarityLoss' if loss == 'mse' else 'CoSENTLoss'}: {what}",
+                 freeze_token_embeddings=True, dropout=0.0, epochs=cfg.scored_epochs,
+                 learning_rate=cfg.scored_learning_rate, batch_size=cfg.scored_batch_size,
+                 name="scored pairs")]
 
 
-def mnrl(pairs: pd.DataFrame, model, cfg) -> Plan:
-    return _in_batch(pairs, model, cfg, None, "symmetric MNRL on positives only (ablation)")
+def default(pairs: pd.DataFrame, model, cfg) -> list[Plan]:
+    return [_in_batch(pairs, model, cfg, "symmetric MNRL on positives (no same-StatVar negatives) + "
+                      "CosineSimilarityLoss", scored_loss="mse"), *_scored_stage(pairs, model, cfg)]
 
 
-def cosent(pairs: pd.DataFrame, model, cfg) -> Plan:
-    return _in_batch(pairs, model, cfg, "cosent", "symmetric MNRL + CoSENTLoss on the scored pairs (ablation)")
+def mnrl(pairs: pd.DataFrame, model, cfg) -> list[Plan]:
+    # Also `twostage`, whose preset adds the scored stage.
+    return [_in_batch(pairs, model, cfg, "symmetric MNRL on positives (no same-StatVar negatives)"),
+            *_scored_stage(pairs, model, cfg)]
 
 
-RECIPES: dict[str, Callable[..., Plan]] = {"seed": seed, "default": default, "mnrl": mnrl, "cosent": cosent}
+def cosent(pairs: pd.DataFrame, model, cfg) -> list[Plan]:
+    return [_in_batch(pairs, model, cfg, "symmetric MNRL + CoSENTLoss on the scored pairs (ablation)",
+                      scored_loss="cosent"), *_scored_stage(pairs, model, cfg, "cosent")]
+
+
+def stages(plan: Plan | list[Plan]) -> list[Plan]:
+    return list(plan) if isinstance(plan, (list, tuple)) else [plan]
+
+
+RECIPES: dict[str, Callable[..., Plan | list[Plan]]] = {"seed": seed, "default": default, "twostage": mnrl,
+                                                        "mnrl": mnrl, "cosent": cosent}
