@@ -162,8 +162,9 @@ def _scored_stage(pairs: pd.DataFrame, model, cfg, loss: str = "mse") -> list[Pl
     if not cfg.scored_epochs:
         return []
     scored, what = _scored_pairs(pairs, model, cfg, int(cfg.curated_repeat))
-    return [Plan({"scored": _scored(scored)}, {"scored": _loss(loss, model)}, _sampler(pairs, model),
-                 f"{'CosineSimilarityLoss' if loss == 'mse' else 'CoSENTLoss'}: {what}",
+    objective = _loss(loss, model)
+    return [Plan({"scored": _scored(scored)}, {"scored": objective}, _sampler(pairs, model),
+                 f"{type(objective).__name__}: {what}",
                  freeze_token_embeddings=True, dropout=0.0, epochs=cfg.scored_epochs,
                  learning_rate=cfg.scored_learning_rate, batch_size=cfg.scored_batch_size,
                  name="scored pairs")]
