@@ -43,6 +43,17 @@ def test_saved_results_are_merged_and_labelled(tmp_path, monkeypatch):
     assert [tuple(line.get_ydata()) for line in ax.lines][1] == pytest.approx((0.76, 0.76))   # the seed's
 
 
+def test_rows_on_an_older_held_out_set_are_left_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "OUTPUTS_DIR", tmp_path)
+    d = tmp_path / "bench"
+    d.mkdir()
+    old, new = ({**row(r, 0.7, 0.4), "heldout_pairs": 106} for r in ("seed", "mnrl")), {**row("default", 0.71, 0.45), "heldout_pairs": 305}
+    (d / "20260101-000000-full.json").write_text(json.dumps({"mode": "full", "when": "t1", "params": {}, "rows": list(old)}))
+    (d / "20260102-000000-full.json").write_text(json.dumps({"mode": "full", "when": "t2", "params": {}, "rows": [new]}))
+    assert [r["recipe"] for r in bench.latest("full")["rows"]] == ["default"]
+    assert [(r["recipe"], r["heldout_pairs"]) for r in bench.all_full_rows()] == [("default", 305)]
+
+
 def write_eval(folder, stage, tops, cosines):
     folder.mkdir(parents=True, exist_ok=True)
     queries = [{"query": f"q{i}", "expected": ["A"], "top": [[d, 0.5] for d in top]} for i, top in enumerate(tops)]
@@ -62,7 +73,7 @@ def test_compare_two_runs_and_a_run_with_its_base(tmp_path, capsys):
     assert "P(A>B)" in capsys.readouterr().out
     other = tmp_path / "other"
     write_eval(other, "after", [["A"], ["A"]], [0.1, 0.3, 0.6, 0.9])                        # two queries only
-    with pytest.raises(SystemExit, match="different queries"):
+    with pytest.raises(SystemExit, match="different queries.*--fresh"):
         bench.compare(str(run), str(other))
     with pytest.raises(SystemExit, match="no such evaluation"):
         bench.compare(str(run), str(tmp_path / "missing"))

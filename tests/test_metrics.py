@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from svtune.metrics import (band_means, ndcg_at, paired_bootstrap, pearson, recall_at, reciprocal_rank, retrieval_summary,
+from svtune.metrics import (band_means, band_order, ndcg_at, paired_bootstrap, pearson, recall_at, reciprocal_rank, retrieval_summary,
                             spearman)
 
 
@@ -51,6 +51,16 @@ def test_band_means():
     m = band_means([0.01, 0.01, 0.2, 0.5, 1.0], [0.1, 0.3, 0.4, 0.6, 0.9])
     assert m["<=0.05"] == pytest.approx(0.2) and m["0.05-0.3"] == pytest.approx(0.4)
     assert m["0.3-0.7"] == pytest.approx(0.6) and m[">=0.9"] == pytest.approx(0.9) and m["0.7-0.9"] is None
+
+
+def test_band_order_compares_neighbouring_non_empty_bands():
+    # 0.01 pairs at 0.1 and 0.5; the 0.2 pair at 0.4; 0.5 pairs at 0.3 and 0.4; the 1.0 pair at 0.9.
+    o = band_order([0.01, 0.01, 0.2, 0.5, 0.5, 1.0], [0.1, 0.5, 0.4, 0.3, 0.4, 0.9])
+    assert list(o) == ["<=0.05 < 0.05-0.3", "0.05-0.3 < 0.3-0.7", "0.3-0.7 < >=0.9"]  # empty 0.7-0.9 skipped
+    assert o["<=0.05 < 0.05-0.3"] == pytest.approx(0.5)    # 0.1 < 0.4 right, 0.5 > 0.4 wrong
+    assert o["0.05-0.3 < 0.3-0.7"] == pytest.approx(0.25)  # 0.4 > 0.3 wrong, 0.4 = 0.4 a tie (half)
+    assert o["0.3-0.7 < >=0.9"] == pytest.approx(1.0)
+    assert band_order([0.01, 0.02], [0.1, 0.2]) == {}       # one band: nothing to order
 
 
 def test_paired_bootstrap_means_and_spearman():

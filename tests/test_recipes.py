@@ -62,9 +62,22 @@ def test_twostage_adds_a_scored_stage_with_its_own_settings(model):
                                                                       scored_epochs=0)))) == 1
 
 
+def test_hard_negatives_add_a_column_of_other_statvars_texts(model):
+    pairs = pd.concat([MINED, CURATED], ignore_index=True)
+    dcid_of = {t: d for _, r in MINED.iterrows() for t, d in ((r.sentence_1, r.dcid), (r.sentence_2, r.dcid))}
+    (plan, *_) = stages(RECIPES["default"](pairs, model, make_config(size="tiny", hard_negatives=1)))
+    ds = plan.datasets["positives"]
+    assert ds.column_names == ["anchor", "positive", "negative_1"] and "hard negative" in plan.notes
+    assert all(dcid_of[n] != dcid_of[a] for a, n in zip(ds["anchor"], ds["negative_1"]))
+    one = RECIPES["default"](pairs.assign(dcid=pairs.dcid.where(pairs.dcid == "", "P")), model,
+                             make_config(size="tiny", hard_negatives=1))
+    assert stages(one)[0].datasets["positives"].column_names == ["anchor", "positive"]   # nothing to mine
+
+
 @pytest.mark.parametrize("knob, value", [("mnrl_scale", 0), ("anchor_fraction", -1), ("mined_fraction", 1.5),
                                          ("center", -0.1), ("scored_learning_rate", 0),
-                                         ("scored_epochs", -1), ("scored_batch_size", 0)])
+                                         ("scored_epochs", -1), ("scored_batch_size", 0),
+                                         ("hard_negatives", -1), ("hard_negatives", 1.5)])
 def test_bad_knobs_are_refused(knob, value):
     with pytest.raises(DataError, match=knob):
         make_config(**{knob: value})

@@ -51,6 +51,13 @@ def test_seed_recipe_and_interrupted_run(tiny_model_dir, tiny_data, tmp_path, mo
     run, folder = run_pipeline(tiny_model_dir, tiny_data, recipe="seed", max_steps=2)
     m = json.loads((folder / "metrics.json").read_text())
     assert m["train"]["recipe"] == "seed" and m["train"]["steps"] == 2 and m["train"]["precision"] == "fp32"
+    # The held-out set grows: the stored evaluations keep the old pairs, a fresh one sees the new.
+    from svtune import bench
+    assert bench.compare(str(folder), f"{folder}:before")["spearman_heldout"]["items"] == 3
+    with (tiny_data / "eval" / "pairs.csv").open("a") as f:
+        f.write("girls,young women,0.9\n")
+    out = bench.compare(str(folder), f"{folder}:before", fresh=True)
+    assert out["spearman_heldout"]["items"] == 4 and out["mrr@10"]["items"] == 3
     # A run that dies before finish() stays hidden under an .incomplete- name.
     broken = Run.start(data_dir=str(tiny_data), base_model=str(tiny_model_dir), size="small")
     broken.load_data()

@@ -94,6 +94,7 @@ def full(recipe: str, params: dict) -> dict:
             "ndcg@10": [b["retrieval"]["ndcg@10"], a["retrieval"]["ndcg@10"]],
             "queries": a["retrieval"]["queries"],
             "spearman_heldout": [b["pairs_heldout"].get("spearman"), a["pairs_heldout"].get("spearman")],
+            "heldout_pairs": a["pairs_heldout"].get("pairs", 0),
             "low_band_cosine": [b["pairs_heldout"]["band_mean_cosine"]["<=0.05"],
                                 a["pairs_heldout"]["band_mean_cosine"]["<=0.05"]],
             "nonsense_max": [b["collapse"]["nonsense_max"], a["collapse"]["nonsense_max"]],
@@ -147,37 +148,54 @@ def _saved(pattern: str) -> list[dict]:
     return [json.loads(f.read_text()) for f in sorted((paths.OUTPUTS_DIR / "bench").glob(pattern))]
 
 
+def _heldout_pairs(row: dict) -> int | None:
+    """How many held-out pairs a full row was evaluated on (older rows: from its run folder)."""
+    if "heldout_pairs" in row:
+        return row["heldout_pairs"]
+    metrics = Path(row.get("run", "")) / "metrics.json"
+    if metrics.is_file():
+        return json.loads(metrics.read_text())["after"]["pairs_heldout"].get("pairs")
+    return None
+
+
+def _same_heldout(rows: list[dict]) -> list[dict]:
+    """The rows evaluated on the same held-out pairs as the newest row: a Spearman on 106 pairs
+    and one on 305 do not go in one table or plot (the set grew on 2026-11-27)."""
+    rows = [{**r, "heldout_pairs": _heldout_pairs(r)} for r in rows]
+    return [r for r in rows if r["heldout_pairs"] == rows[-1]["heldout_pairs"]] if rows else []
+
+
 def latest(mode: str) -> dict | None:
     """Newest saved benchmark of `mode`. For "full", each recipe's newest row across saved
-    results (the seed recipe takes half an hour, so it is not rerun with every ablation);
-    each row keeps the time it was measured."""
+    results (the seed recipe takes half an hour, so it is not rerun with every ablation),
+    among rows evaluated on the newest row's held-out pairs; each keeps when it was measured."""
     found = _saved(f"*-{mode}.json")
     if not found:
         return None
     if mode != "full":
         return found[-1]
     rows: dict[str, dict] = {}
-    for doc in found:
-        for r in doc["rows"]:
-            rows[r["recipe"]] = {**r, "measured": doc["when"], "params": doc["params"]}
+    for r in _same_heldout([{**r, "measured": doc["when"], "params": doc["params"]}
+                            for doc in found for r in doc["rows"]]):
+        rows[r["recipe"]] = r
     return {"mode": "full", "rows": list(rows.values())}
 
 
 KNOBS = ("mnrl_scale", "anchor_fraction", "mined_fraction", "curated_repeat", "scored_epochs",
-         "scored_learning_rate", "center", "seed", "epochs")
+         "scored_learning_rate", "hard_negatives", "center", "seed", "epochs")
 
 
 def all_full_rows() -> list[dict]:
-    """Every full-mode row saved under outputs/bench/ (sweeps written with --out included),
-    labelled by recipe and the knobs it changed: the points of the quality/health plot."""
+    """Every full-mode row saved under outputs/bench/ (sweeps written with --out included) on
+    the newest held-out pairs, labelled by recipe and the knobs it changed: the plots' points."""
     rows = []
-    for doc in _saved("*.json"):
+    for doc in sorted(_saved("*.json"), key=lambda d: d.get("when", "")):
         if doc.get("mode") != "full":
             continue
         knobs = [f"{k}={doc['params'][k]}" for k in KNOBS if k in doc.get("params", {})]
         for r in doc["rows"]:
             rows.append({**r, "label": " ".join([r["recipe"], *knobs]), "measured": doc["when"]})
-    return rows
+    return _same_heldout(rows)
 
 
 def _eval_details(spec: str) -> dict:
@@ -190,20 +208,43 @@ def _eval_details(spec: str) -> dict:
     return json.loads(path.read_text())["details"]
 
 
-def compare(a: str, b: str) -> dict:
-    """Paired bootstrap of two evaluated models on the same held-out queries and pairs."""
+def _fresh_details(spec: str) -> dict:
+    """`RUN`'s tuned model (or `RUN:before`, its base model) evaluated now, on the held-out
+    files as they are today: runs evaluated on an older held-out set become comparable."""
+    from .catalog import load_catalog
+    from .config import make_config
+    from .evaluate import evaluate_run
+    from .models import load_model
+    folder, _, stage = spec.partition(":")
+    folder = paths.resolve(folder)
+    if not (folder / "config.json").is_file():
+        raise SystemExit(f"{folder}: not a run folder (no config.json)")
+    params = json.loads((folder / "config.json").read_text())["params"]
+    cfg = make_config(**{k: v for k, v in params.items() if k != "device"})
+    model = load_model(cfg.base_model if stage == "before" else str(folder / "model"), cfg.device)
+    catalog = load_catalog(cfg.data_dir, cfg.size, cfg.max_statvars, warn=False)
+    print(f"evaluating {spec} on today's held-out files ...")
+    return evaluate_run(model, catalog, cfg)["details"]
+
+
+def compare(a: str, b: str, fresh: bool = False) -> dict:
+    """Paired bootstrap of two evaluated models on the same held-out queries and pairs
+    (as stored in the runs, or `fresh`: both evaluated again now)."""
     from .metrics import paired_bootstrap, reciprocal_rank
-    da, db = _eval_details(a), _eval_details(b)
+    details = _fresh_details if fresh else _eval_details
+    da, db = details(a), details(b)
     out = {"a": a, "b": b}
     qa, qb = da["queries"], db["queries"]
     if [q["query"] for q in qa] != [q["query"] for q in qb]:
-        raise SystemExit("the two runs were evaluated on different queries (or catalogs): not comparable")
+        raise SystemExit("the two runs were evaluated on different queries (or catalogs): not comparable "
+                         "(add --fresh to evaluate both again on today's files)")
     if qa:
         rr = [[reciprocal_rank([d for d, _ in q["top"]], q["expected"]) for q in qs] for qs in (qa, qb)]
         out["mrr@10"] = paired_bootstrap("mean", rr[0], rr[1])
     pa, pb = da["pairs_heldout"], db["pairs_heldout"]
     if [(p["sentence_1"], p["sentence_2"]) for p in pa] != [(p["sentence_1"], p["sentence_2"]) for p in pb]:
-        raise SystemExit("the two runs were evaluated on different held-out pairs: not comparable")
+        raise SystemExit("the two runs were evaluated on different held-out pairs: not comparable "
+                         "(add --fresh to evaluate both again on today's files)")
     if len(pa) >= 2:
         out["spearman_heldout"] = paired_bootstrap("spearman", [p["cosine"] for p in pa],
                                                    [p["cosine"] for p in pb], [p["label"] for p in pa])
@@ -237,9 +278,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", help="JSON result path (default outputs/bench/<time>-<mode>.json)")
     ap.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
                     help="paired bootstrap of two finished runs (RUN or RUN:before)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="with --compare: evaluate both models again on today's held-out files")
     args = ap.parse_args(argv)
     if args.compare:
-        return compare(*args.compare)
+        return compare(*args.compare, fresh=args.fresh)
     params = {"size": args.size, **{k: _literal(v) for k, v in args.param}}
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     return run_bench(args.full, recipes, args.steps, params, args.out)

@@ -87,9 +87,24 @@ def band_means(labels: Sequence[float], cosines: Sequence[float]) -> dict[str, f
     return {name: (float(means[name]) if name in means else None) for name, _, _ in BANDS}
 
 
+def band_order(labels: Sequence[float], cosines: Sequence[float]) -> dict[str, float | None]:
+    """For each two neighbouring non-empty bands, the share of (lower-band pair, higher-band
+    pair) combinations that the cosines put in the right order (an AUC; ties count half).
+    Spearman mixes these together; apart, they say which relation a model gets wrong
+    (e.g. weak 0.2 links above true-but-low-priority 0.5 ones)."""
+    bands = pd.Series(list(cosines), dtype=float).groupby([band_of(v) for v in labels])
+    present = [name for name, _, _ in BANDS if name in bands.groups]
+    out = {}
+    for lo, hi in zip(present, present[1:]):
+        a, b = bands.get_group(lo).to_numpy(), bands.get_group(hi).to_numpy()
+        out[f"{lo} < {hi}"] = float(((a[:, None] < b[None, :]) + 0.5 * (a[:, None] == b[None, :])).mean())
+    return out
+
+
 def pair_summary(labels: Sequence[float], cosines: Sequence[float]) -> dict:
     return {"pairs": len(labels), "spearman": spearman(cosines, labels),
-            "pearson": pearson(cosines, labels), "band_mean_cosine": band_means(labels, cosines)}
+            "pearson": pearson(cosines, labels), "band_mean_cosine": band_means(labels, cosines),
+            "band_order": band_order(labels, cosines)}
 
 
 # Held-out sets here are small (about 100 pairs, a few hundred queries), so a difference of

@@ -150,7 +150,7 @@ def ablation_table(result: dict) -> pd.DataFrame:
     out = []
     for r in result["rows"]:
         row = {k: r.get(k) for k in ("recipe", "epochs", "wall_seconds", "pairs_per_second", "peak_rss_mb",
-                                     "healthy", "measured")}
+                                     "healthy", "heldout_pairs", "measured")}
         for k in ("mrr@10", "ndcg@10", "spearman_heldout", "low_band_cosine", "nonsense_max", "random_pair_cosine"):
             row[f"{k} base"], row[f"{k} tuned"] = r[k]
         out.append(row)

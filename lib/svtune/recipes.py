@@ -20,7 +20,8 @@
     mnrl     ablation: the in-batch negatives alone
     cosent   ablation: the default with CoSENTLoss (rank-only) on the scored pairs
 
-Any in-batch recipe gets the scored stage after its own when cfg.scored_epochs > 0.
+Any in-batch recipe gets the scored stage after its own when cfg.scored_epochs > 0, and
+cfg.hard_negatives mined negatives per positive pair (negatives.py) when it is above 0.
 A recipe returns a `Plan` or a list of them (stages, trained in order): datasets, their
 losses, the batch sampler and any per-stage epochs / learning rate / batch size.
 To add one, write a function and register it in RECIPES.
@@ -107,10 +108,19 @@ def seed(pairs: pd.DataFrame, model, cfg) -> Plan:
                 "CosineSimilarityLoss on all pairs, random batches (original recipe)")
 
 
-def _positives(pairs: pd.DataFrame) -> Dataset:
+def _positives(pairs: pd.DataFrame, model=None, k: int = 0) -> tuple[Dataset, str]:
+    """The positive pairs, with `k` mined hard negatives per pair when k > 0 (negatives.py)."""
     pos = pairs[pairs["score"] >= POSITIVE_MIN_SCORE]
-    return Dataset.from_dict({"anchor": pos["sentence_1"].tolist(),
-                              "positive": pos["sentence_2"].tolist()})
+    columns = {"anchor": pos["sentence_1"].tolist(), "positive": pos["sentence_2"].tolist()}
+    if k < 1:
+        return Dataset.from_dict(columns), ""
+    from .negatives import hard_negatives
+    negatives = hard_negatives(pos, pairs, model, k, POSITIVE_MIN_SCORE)
+    if any(len(n) < k for n in negatives):
+        return Dataset.from_dict(columns), "; no hard negatives (no StatVar to take them from)"
+    for j in range(k):
+        columns[f"negative_{j + 1}"] = [n[j] for n in negatives]
+    return Dataset.from_dict(columns), f"; {k} mined hard negative(s) per positive"
 
 
 def token_counter(model) -> Callable[[list[str]], list[int]]:
@@ -145,7 +155,9 @@ def _in_batch(pairs: pd.DataFrame, model, cfg, notes: str, scored_loss: str | No
     """In-batch negatives on the positives, joined by `scored_loss` on the scored pairs if given."""
     from sentence_transformers.sentence_transformer import losses
     scale = float(cfg.mnrl_scale)
-    datasets = {"positives": _positives(pairs)}
+    positives, mined = _positives(pairs, model, int(cfg.hard_negatives))
+    notes += mined
+    datasets = {"positives": positives}
     # Symmetric in-batch negatives: each anchor against every positive, and back.
     objectives = {"positives": losses.MultipleNegativesRankingLoss(
         model, scale=scale, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")}

@@ -1,0 +1,94 @@
+"""Hard negatives for the in-batch loss, mined from the catalog with the model being tuned.
+
+For each positive pair (anchor, positive) we pick the catalog text that the model finds
+closest to the anchor among texts that cannot mean the same thing:
+
+- never a text of the anchor's or the positive's StatVar(s), nor a text positively paired
+  with either of them (sentence-transformers' `mine_hard_negatives` has no notion of which
+  texts share a StatVar, and a catalog has many: names, descriptions, alternatives);
+- only catalog texts (ones with a dcid): curated pair texts carry no dcid, so nothing
+  says which StatVar they are a synonym of;
+- at most `relative_margin` of the positive's own cosine (NV-Retriever's "TopK-PercPos"),
+  so that near-duplicates the labels missed are not pushed away.
+
+    negatives = hard_negatives(pairs[pairs.score >= 0.8], all_pairs, model, k=1)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+RELATIVE_MARGIN = 0.95   # a negative's cosine to the anchor stays below 95% of the positive's
+CHUNK = 1024             # anchors scored against the corpus per matrix product
+
+
+def _key(text: str) -> str:
+    return text.strip().lower()
+
+
+def _neighbours(pairs: pd.DataFrame, min_score: float) -> dict[str, set[str]]:
+    """Texts each text is positively paired with (either direction), as keys."""
+    out: dict[str, set[str]] = {}
+    pos = pairs[pairs["score"] >= min_score]
+    for a, b in pos[["sentence_1", "sentence_2"]].itertuples(index=False):
+        out.setdefault(_key(a), set()).add(_key(b))
+        out.setdefault(_key(b), set()).add(_key(a))
+    return out
+
+
+def hard_negatives(positives: pd.DataFrame, pairs: pd.DataFrame, model, k: int = 1,
+                   min_score: float = 0.8, relative_margin: float = RELATIVE_MARGIN) -> list[list[str]]:
+    """`k` negative texts for each row of `positives` (sentence_1 is the anchor), from the
+    texts of `pairs` that have a dcid. Rows with fewer than `k` valid candidates repeat
+    their last one (never happens on a real catalog; keeps the dataset rectangular)."""
+    from .evaluate import encode
+    from .recipes import text_dcids
+
+    dcids = text_dcids(pairs)
+    corpus = sorted({t.strip() for col in ("sentence_1", "sentence_2") for t in pairs[col]
+                     if dcids.get(_key(t))}, key=_key)
+    corpus = list({_key(t): t for t in corpus}.values())   # one spelling per key
+    keys = [_key(t) for t in corpus]
+    if len(corpus) < 2 or positives.empty or k < 1:
+        return [[] for _ in range(len(positives))]
+    neighbours = _neighbours(pairs, min_score)
+    position = {key: i for i, key in enumerate(keys)}
+    # Which corpus rows belong to which StatVar, so one StatVar's texts are masked at once.
+    rows_of: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        for d in dcids[key]:
+            rows_of.setdefault(d, []).append(i)
+
+    texts = sorted({t for col in ("sentence_1", "sentence_2") for t in positives[col]} | set(corpus))
+    index = {t: i for i, t in enumerate(texts)}
+    emb = encode(model, texts)
+    corpus_emb = emb[[index[t] for t in corpus]]
+
+    a_idx = np.array([index[t] for t in positives["sentence_1"]])
+    p_idx = np.array([index[t] for t in positives["sentence_2"]])
+    pos_sim = (emb[a_idx] * emb[p_idx]).sum(axis=1)
+    out: list[list[str]] = []
+    for start in range(0, len(positives), CHUNK):
+        rows = range(start, min(start + CHUNK, len(positives)))
+        sims = emb[a_idx[start:rows.stop]] @ corpus_emb.T
+        for r, row in zip(rows, sims):
+            sims_row = row
+            a, p = _key(positives["sentence_1"].iat[r]), _key(positives["sentence_2"].iat[r])
+            banned = {position[t] for t in {a, p} | neighbours.get(a, set()) | neighbours.get(p, set())
+                      if t in position}
+            for d in dcids.get(a, set()) | dcids.get(p, set()):
+                banned.update(rows_of[d])
+            allowed = np.ones(len(corpus), dtype=bool)
+            allowed[list(banned)] = False
+            if not allowed.any():   # a catalog of one StatVar: nothing can be a negative
+                out.append([])
+                continue
+            close = allowed & (row >= relative_margin * pos_sim[r])
+            row = np.where(allowed & ~close, row, -np.inf)
+            top = np.argpartition(-row, min(k, len(row) - 1))[:k]
+            top = [i for i in top[np.argsort(-row[top])] if np.isfinite(row[i])]
+            if not top:   # every allowed text is within the margin: take the least similar
+                top = [int(np.flatnonzero(allowed)[np.argmin(sims_row[allowed])])]
+            out.append([corpus[i] for i in top] + [corpus[top[-1]]] * (k - len(top)))
+    return out
