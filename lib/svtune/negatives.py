@@ -72,8 +72,7 @@ def hard_negatives(positives: pd.DataFrame, pairs: pd.DataFrame, model, k: int =
     for start in range(0, len(positives), CHUNK):
         rows = range(start, min(start + CHUNK, len(positives)))
         sims = emb[a_idx[start:rows.stop]] @ corpus_emb.T
-        for r, row in zip(rows, sims):
-            sims_row = row
+        for r, sim in zip(rows, sims):
             a, p = _key(positives["sentence_1"].iat[r]), _key(positives["sentence_2"].iat[r])
             banned = {position[t] for t in {a, p} | neighbours.get(a, set()) | neighbours.get(p, set())
                       if t in position}
@@ -84,11 +83,10 @@ def hard_negatives(positives: pd.DataFrame, pairs: pd.DataFrame, model, k: int =
             if not allowed.any():   # a catalog of one StatVar: nothing can be a negative
                 out.append([])
                 continue
-            close = allowed & (row >= relative_margin * pos_sim[r])
-            row = np.where(allowed & ~close, row, -np.inf)
-            top = np.argpartition(-row, min(k, len(row) - 1))[:k]
-            top = [i for i in top[np.argsort(-row[top])] if np.isfinite(row[i])]
+            score = np.where(allowed & (sim < relative_margin * pos_sim[r]), sim, -np.inf)
+            top = np.argpartition(-score, min(k, len(score) - 1))[:k]
+            top = [i for i in top[np.argsort(-score[top])] if np.isfinite(score[i])]
             if not top:   # every allowed text is within the margin: take the least similar
-                top = [int(np.flatnonzero(allowed)[np.argmin(sims_row[allowed])])]
+                top = [int(np.flatnonzero(allowed)[np.argmin(sim[allowed])])]
             out.append([corpus[i] for i in top] + [corpus[top[-1]]] * (k - len(top)))
     return out
