@@ -66,9 +66,14 @@ def _candidates(catalog: Catalog):
         yield p.sentence_1, p.sentence_2, p.score, "curated_pair", ""
 
 
+def text_key(text: str) -> str:
+    """Case-insensitive identity of a text: how pairs, batches and negatives tell texts apart."""
+    return text.strip().lower()
+
+
 def pair_key(a: str, b: str) -> tuple[str, str]:
     """Order-free, case-insensitive identity of a pair."""
-    a, b = a.strip().lower(), b.strip().lower()
+    a, b = text_key(a), text_key(b)
     return (a, b) if a <= b else (b, a)
 
 

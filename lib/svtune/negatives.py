@@ -19,12 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .mining import text_key
+
 RELATIVE_MARGIN = 0.95   # a negative's cosine to the anchor stays below 95% of the positive's
 CHUNK = 1024             # anchors scored against the corpus per matrix product
-
-
-def _key(text: str) -> str:
-    return text.strip().lower()
 
 
 def _neighbours(pairs: pd.DataFrame, min_score: float) -> dict[str, set[str]]:
@@ -32,8 +30,8 @@ def _neighbours(pairs: pd.DataFrame, min_score: float) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     pos = pairs[pairs["score"] >= min_score]
     for a, b in pos[["sentence_1", "sentence_2"]].itertuples(index=False):
-        out.setdefault(_key(a), set()).add(_key(b))
-        out.setdefault(_key(b), set()).add(_key(a))
+        out.setdefault(text_key(a), set()).add(text_key(b))
+        out.setdefault(text_key(b), set()).add(text_key(a))
     return out
 
 
@@ -46,10 +44,12 @@ def hard_negatives(positives: pd.DataFrame, pairs: pd.DataFrame, model, k: int =
     from .recipes import text_dcids
 
     dcids = text_dcids(pairs)
-    corpus = sorted({t.strip() for col in ("sentence_1", "sentence_2") for t in pairs[col]
-                     if dcids.get(_key(t))}, key=_key)
-    corpus = list({_key(t): t for t in corpus}.values())   # one spelling per key
-    keys = [_key(t) for t in corpus]
+    spelling: dict[str, str] = {}   # one spelling per text, the first in sorted order
+    for t in sorted({t.strip() for col in ("sentence_1", "sentence_2") for t in pairs[col]}):
+        if dcids.get(text_key(t)):
+            spelling.setdefault(text_key(t), t)
+    keys = sorted(spelling)
+    corpus = [spelling[key] for key in keys]
     if len(corpus) < 2 or positives.empty or k < 1:
         return [[] for _ in range(len(positives))]
     neighbours = _neighbours(pairs, min_score)
@@ -73,7 +73,7 @@ def hard_negatives(positives: pd.DataFrame, pairs: pd.DataFrame, model, k: int =
         rows = range(start, min(start + CHUNK, len(positives)))
         sims = emb[a_idx[start:rows.stop]] @ corpus_emb.T
         for r, sim in zip(rows, sims):
-            a, p = _key(positives["sentence_1"].iat[r]), _key(positives["sentence_2"].iat[r])
+            a, p = text_key(positives["sentence_1"].iat[r]), text_key(positives["sentence_2"].iat[r])
             banned = {position[t] for t in {a, p} | neighbours.get(a, set()) | neighbours.get(p, set())
                       if t in position}
             for d in dcids.get(a, set()) | dcids.get(p, set()):

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from datasets import Dataset
 
+from .mining import text_key
 from .sampling import GroupedBatchSampler
 
 POSITIVE_MIN_SCORE = 0.8   # pairs at or above this label are positives for in-batch negatives
@@ -70,8 +71,8 @@ def text_dcids(pairs: pd.DataFrame) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for s1, s2, dcid in pairs[["sentence_1", "sentence_2", "dcid"]].itertuples(index=False):
         if dcid:
-            out.setdefault(s1.strip().lower(), set()).add(dcid)
-            out.setdefault(s2.strip().lower(), set()).add(dcid)
+            out.setdefault(text_key(s1), set()).add(dcid)
+            out.setdefault(text_key(s2), set()).add(dcid)
     return out
 
 

@@ -16,6 +16,8 @@ from typing import Callable
 import numpy as np
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
+from .mining import text_key
+
 LABEL_COLUMNS = ("label", "score", "scores", "labels")
 POOL_BATCHES = 64  # length-sort inside pools of this many batches: grouped, yet still random
 
@@ -46,7 +48,7 @@ class GroupedBatchSampler(DefaultBatchSampler):
             text_dcids = text_dcids or {}
             keys = []
             for i in range(self.n):
-                texts = {col[i].strip().lower() for col in columns}
+                texts = {text_key(col[i]) for col in columns}
                 dcids = {"dcid:" + d for t in texts for d in text_dcids.get(t, ())}
                 keys.append(frozenset(texts | dcids))
             self.keys = keys
