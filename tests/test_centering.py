@@ -62,4 +62,4 @@ def test_centering_refuses_bad_fractions_twice_centering_and_no_texts(tiny_model
     with pytest.raises(ValueError, match="already centred"):
         center_model(model, CATALOG, 0.3)
     with pytest.raises(DataError, match="center"):
-        make_config(center=2)
+        make_config(overrides={"center": 2})

@@ -50,19 +50,17 @@ def test_eval_set_is_held_out(shipped):
     assert not [p for p in pairs if pair_key(p[0], p[1]) in train_keys]
 
 
+@pytest.mark.shared
 def test_eval_dcids_mostly_exist_in_data_commons():
-    if not paths.SHARED_DATACOMMONS.is_dir():
-        pytest.skip(f"real Data Commons data not found at {paths.SHARED_DATACOMMONS}")
     from svtune.formats import read_index
     known = {d for _, d in read_index(paths.SHARED_DATACOMMONS / "preindex" / "medium" / "sv_descriptions.csv")[0]}
     expected = [d for _, exp in read_queries(paths.DATA_DIR / paths.EVAL_QUERIES) for d in exp]
     assert sum(d in known for d in expected) / len(expected) >= 0.7
 
 
+@pytest.mark.shared
 @pytest.mark.parametrize("size,min_statvars", [("small", 1100), ("medium", 5000)])
 def test_real_data_commons_loads(size, min_statvars):
-    if not paths.SHARED_DATACOMMONS.is_dir():
-        pytest.skip(f"real Data Commons data not found at {paths.SHARED_DATACOMMONS}")
     cat = load_catalog(paths.SHARED_DATACOMMONS, size, warn=False)
     pairs, report = mine_pairs(cat)
     assert len(cat.statvars) >= min_statvars and len(cat.pairs) >= 124

@@ -1,4 +1,4 @@
-"""Recipes: anchor pairs keep the base model's geometry; the knobs reach the stages and losses; bad knobs are refused."""
+"""Recipes: anchor pairs keep the base model's geometry; each record's knobs reach its stages and losses."""
 
 from __future__ import annotations
 
@@ -8,19 +8,23 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from svtune.config import make_config
-from svtune.csvio import DataError
-from svtune.recipes import RECIPES, anchor_pairs, stages
+from svtune.recipes import anchor_pairs
 
 MINED = pd.DataFrame({"sentence_1": ["poverty", "income", "women", "wheat farm"],
                       "sentence_2": ["poor people", "household earnings", "female", "farm growing wheat"],
                       "score": [0.95] * 4, "source": ["name~alternative"] * 4, "dcid": ["P", "I", "F", "W"]})
 CURATED = pd.DataFrame({"sentence_1": ["poverty", "poverty"], "sentence_2": ["prison", "jail"],
                         "score": [0.01, 0.01], "source": ["curated_pair"] * 2, "dcid": ["", ""]})
+PAIRS = pd.concat([MINED, CURATED], ignore_index=True)
 
 
 @pytest.fixture(scope="module")
 def model(tiny_model_dir):
     return SentenceTransformer(str(tiny_model_dir), device="cpu")
+
+
+def plans(model, recipe="default", **overrides):
+    return make_config(size="tiny", recipe=recipe, overrides=overrides).hp.plans(PAIRS, model, seed=0)
 
 
 def test_anchor_pairs_join_different_statvars_and_keep_the_models_cosine(model):
@@ -35,49 +39,41 @@ def test_anchor_pairs_join_different_statvars_and_keep_the_models_cosine(model):
 
 
 def test_knobs_reach_the_losses(model):
-    pairs = pd.concat([MINED, CURATED], ignore_index=True)
-    cfg = make_config(size="tiny", mnrl_scale=33.0, anchor_fraction=2.0, mined_fraction=1.0)
-    (plan,) = stages(RECIPES["default"](pairs, model, cfg))   # one stage: scored_epochs is 0
+    (plan,) = plans(model, mnrl_scale=33.0, anchor_fraction=2.0, mined_fraction=1.0)   # scored_epochs 0: one stage
     assert plan.losses["positives"].scale == 33.0
+    assert (plan.epochs, plan.learning_rate, plan.batch_size) == (2, 1e-4, 16)
     curated_rows, mined_rows = 2 * 16, 4           # curated pairs repeated x16; every mined pair
     anchors = len(plan.datasets["scored"]) - curated_rows - mined_rows
     assert 0 < anchors <= 8                        # up to 2 per mined pair; same-StatVar draws dropped
     assert "anchor pairs" in plan.notes and "scale 33" in plan.notes
-    bare = RECIPES["default"](pairs, model, make_config(size="tiny", anchor_fraction=0.0, mined_fraction=0.0))
-    assert len(stages(bare)[0].datasets["scored"]) == curated_rows
-    assert [set(p.datasets) for p in stages(RECIPES["mnrl"](pairs, model, cfg))] == [{"positives"}]
-    assert type(stages(RECIPES["cosent"](pairs, model, cfg))[0].losses["scored"]).__name__ == "CoSENTLoss"
+    (bare,) = plans(model, anchor_fraction=0.0, mined_fraction=0.0)
+    assert len(bare.datasets["scored"]) == curated_rows
+    assert [set(p.datasets) for p in plans(model, "mnrl")] == [{"positives"}]
+    assert type(plans(model, "cosent")[0].losses["scored"]).__name__ == "CoSENTLoss"
+
+
+def test_seed_is_one_cosine_stage_on_random_batches(model):
+    (plan,) = plans(model, "seed")
+    assert type(plan.losses).__name__ == "CosineSimilarityLoss" and plan.batch_sampler == "batch_sampler"
+    assert len(plan.datasets) == len(PAIRS) and (plan.epochs, plan.learning_rate) == (10, 2e-5)
+    assert not plan.freeze_token_embeddings and plan.dropout is None
 
 
 def test_twostage_adds_a_scored_stage_with_its_own_settings(model):
-    pairs = pd.concat([MINED, CURATED], ignore_index=True)
-    cfg = make_config(size="tiny", recipe="twostage", scored_learning_rate=7e-6, scored_epochs=0.5)
-    first, second = stages(RECIPES["twostage"](pairs, model, cfg))
-    assert set(first.datasets) == {"positives"} and first.learning_rate is None   # the run's own settings
-    assert (second.learning_rate, second.epochs, second.batch_size) == (7e-6, 0.5, cfg.scored_batch_size)
+    first, second = plans(model, "twostage", scored_learning_rate=7e-6, scored_epochs=0.5)
+    assert set(first.datasets) == {"positives"} and first.learning_rate == 1e-4   # the recipe's own settings
+    assert (second.learning_rate, second.epochs, second.batch_size) == (7e-6, 0.5, 16)
     assert type(second.losses["scored"]).__name__ == "CosineSimilarityLoss"
     assert len(second.datasets["scored"]) == 2 + 4    # curated pairs once, every mined pair
-    assert (cfg.curated_repeat, cfg.center) == (1, 0.6)
-    assert len(stages(RECIPES["twostage"](pairs, model, make_config(size="tiny", recipe="twostage",
-                                                                      scored_epochs=0)))) == 1
+    assert len(plans(model, "twostage", scored_epochs=0)) == 1
 
 
 def test_hard_negatives_add_a_column_of_other_statvars_texts(model):
-    pairs = pd.concat([MINED, CURATED], ignore_index=True)
     dcid_of = {t: d for _, r in MINED.iterrows() for t, d in ((r.sentence_1, r.dcid), (r.sentence_2, r.dcid))}
-    (plan, *_) = stages(RECIPES["default"](pairs, model, make_config(size="tiny", hard_negatives=1)))
+    plan = plans(model, hard_negatives=1)[0]
     ds = plan.datasets["positives"]
     assert ds.column_names == ["anchor", "positive", "negative_1"] and "hard negative" in plan.notes
     assert all(dcid_of[n] != dcid_of[a] for a, n in zip(ds["anchor"], ds["negative_1"]))
-    one = RECIPES["default"](pairs.assign(dcid=pairs.dcid.where(pairs.dcid == "", "P")), model,
-                             make_config(size="tiny", hard_negatives=1))
-    assert stages(one)[0].datasets["positives"].column_names == ["anchor", "positive"]   # nothing to mine
-
-
-@pytest.mark.parametrize("knob, value", [("mnrl_scale", 0), ("anchor_fraction", -1), ("mined_fraction", 1.5),
-                                         ("center", -0.1), ("scored_learning_rate", 0),
-                                         ("scored_epochs", -1), ("scored_batch_size", 0),
-                                         ("hard_negatives", -1), ("hard_negatives", 1.5)])
-def test_bad_knobs_are_refused(knob, value):
-    with pytest.raises(DataError, match=knob):
-        make_config(**{knob: value})
+    one = make_config(size="tiny", overrides={"hard_negatives": 1}).hp.plans(
+        PAIRS.assign(dcid=PAIRS.dcid.where(PAIRS.dcid == "", "P")), model, seed=0)
+    assert one[0].datasets["positives"].column_names == ["anchor", "positive"]   # nothing to mine

@@ -18,40 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 from pathlib import Path
 
-import psutil
-
 from . import paths
-from .run import _literal
+from .config import parse_value
+from .run import PeakRSS
 
 RECIPES = ["default", "seed"]  # default first: its peak RSS is then not inflated by the seed run
-
-
-class PeakRSS:
-    """Peak resident memory while a block runs, sampled in a thread (ru_maxrss never goes down)."""
-
-    def __enter__(self):
-        self.proc, self.peak, self._stop = psutil.Process(), 0, threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _watch(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            self._stop.wait(0.05)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    @property
-    def mb(self) -> float:
-        return round(self.peak / 2**20, 1)
 
 
 def speed(recipe: str, steps: int, params: dict) -> dict:
@@ -59,11 +33,12 @@ def speed(recipe: str, steps: int, params: dict) -> dict:
     import shutil
     import tempfile
 
-    from .train import Run
+    from .run import Run
     scratch = tempfile.mkdtemp(prefix="svtune-bench-")   # the trained model is not kept
     try:
         # Centring happens after the timed steps and its model is thrown away: skip it.
-        run = Run.start(recipe=recipe, max_steps=steps, run_dir=scratch, **{**params, "center": 0.0})
+        overrides = {**params.get("overrides", {}), "center": 0.0}
+        run = Run.start(recipe=recipe, max_steps=steps, run_dir=scratch, **{**params, "overrides": overrides})
         run.load_data()
         with PeakRSS() as mem:
             stats = run.train()
@@ -71,13 +46,13 @@ def speed(recipe: str, steps: int, params: dict) -> dict:
         shutil.rmtree(scratch, ignore_errors=True)
     keys = ["pairs_per_second", "real_tokens_per_pair", "padded_tokens_per_pair", "pairs_trained",
             "steps", "train_seconds", "precision"]
-    return {"recipe": recipe, "batch_size": run.cfg.batch_size, "device": run.cfg.device,
+    return {"recipe": recipe, "batch_size": run.cfg.hp.batch_size, "device": run.device,
             **{k: stats[k] for k in keys}, "peak_rss_mb": mem.mb}
 
 
 def full(recipe: str, params: dict) -> dict:
     """The whole pipeline for one recipe, as `make train` runs it (without the notebook)."""
-    from .train import Run
+    from .run import Run
     start = time.perf_counter()
     with PeakRSS() as mem:
         run = Run.start(recipe=recipe, **params)
@@ -87,7 +62,8 @@ def full(recipe: str, params: dict) -> dict:
     return {"recipe": recipe, "run": str(folder), "wall_seconds": round(time.perf_counter() - start, 1),
             "train_seconds": m["train"]["train_seconds"], "pairs_per_second": m["train"]["pairs_per_second"],
             # "2+1": two epochs, then one epoch of the scored stage (twostage)
-            "epochs": f"{run.cfg.epochs:g}+{run.cfg.scored_epochs:g}" if run.cfg.scored_epochs else run.cfg.epochs,
+            "epochs": (f"{run.cfg.hp.epochs:g}+{run.cfg.hp.scored_epochs:g}" if getattr(run.cfg.hp, "scored_epochs", 0)
+                       else run.cfg.hp.epochs),
             "peak_rss_mb": mem.mb, "precision": m["train"]["precision"],
             "mrr@10": [b["retrieval"]["mrr@10"], a["retrieval"]["mrr@10"]],
             "recall@1": [b["retrieval"]["recall@1"], a["retrieval"]["recall@1"]],
@@ -181,10 +157,6 @@ def latest(mode: str) -> dict | None:
     return {"mode": "full", "rows": list(rows.values())}
 
 
-KNOBS = ("mnrl_scale", "anchor_fraction", "mined_fraction", "curated_repeat", "scored_epochs",
-         "scored_learning_rate", "hard_negatives", "center", "seed", "epochs")
-
-
 def all_full_rows() -> list[dict]:
     """Every full-mode row saved under outputs/bench/ (sweeps written with --out included) on
     the newest held-out pairs, labelled by recipe and the knobs it changed: the plots' points."""
@@ -192,7 +164,9 @@ def all_full_rows() -> list[dict]:
     for doc in sorted(_saved("*.json"), key=lambda d: d.get("when", "")):
         if doc.get("mode") != "full":
             continue
-        knobs = [f"{k}={doc['params'][k]}" for k in KNOBS if k in doc.get("params", {})]
+        params = doc.get("params", {})
+        knobs = [f"{k}={v}" for k, v in {**params.get("overrides", {}),
+                                          **{k: params[k] for k in ("seed", "epochs") if k in params}}.items()]
         for r in doc["rows"]:
             rows.append({**r, "label": " ".join([r["recipe"], *knobs]), "measured": doc["when"]})
     return _same_heldout(rows)
@@ -212,19 +186,29 @@ def _fresh_details(spec: str) -> dict:
     """`RUN`'s tuned model (or `RUN:before`, its base model) evaluated now, on the held-out
     files as they are today: runs evaluated on an older held-out set become comparable."""
     from .catalog import load_catalog
-    from .config import make_config
     from .evaluate import evaluate_run
     from .models import load_model
     folder, _, stage = spec.partition(":")
     folder = paths.resolve(folder)
     if not (folder / "config.json").is_file():
         raise SystemExit(f"{folder}: not a run folder (no config.json)")
-    params = json.loads((folder / "config.json").read_text())["params"]
-    cfg = make_config(**{k: v for k, v in params.items() if k != "device"})
-    model = load_model(cfg.base_model if stage == "before" else str(folder / "model"), cfg.device)
+    cfg = config_of(folder)
+    model = load_model(cfg.base_model if stage == "before" else str(folder / "model"))
     catalog = load_catalog(cfg.data_dir, cfg.size, cfg.max_statvars, warn=False)
     print(f"evaluating {spec} on today's held-out files ...")
     return evaluate_run(model, catalog, cfg)["details"]
+
+
+def config_of(folder: Path):
+    """The RunConfig a finished run was made with (runs of the older flat layout included)."""
+    from .config import PARAMETERS, make_config
+    from .recipes import get
+    params = json.loads((folder / "config.json").read_text())["params"]
+    knobs = {f.name for f in get(params.get("recipe", "default")).knobs()}
+    old = {k: v for k, v in params.items() if k in knobs and v is not None and k not in PARAMETERS}
+    essential = {k: v for k, v in params.items() if k in PARAMETERS}
+    essential["overrides"] = {**old, **(essential.get("overrides") or {})}
+    return make_config(**essential)
 
 
 def compare(a: str, b: str, fresh: bool = False) -> dict:
@@ -275,6 +259,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--size", default="small")
     ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="any run parameter, e.g. -p data_dir ../shared/datacommons")
+    ap.add_argument("-o", "--override", nargs=2, action="append", default=[], metavar=("KNOB", "VALUE"),
+                    help="a recipe knob for every recipe benchmarked, e.g. -o mnrl_scale 30")
     ap.add_argument("--out", help="JSON result path (default outputs/bench/<time>-<mode>.json)")
     ap.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
                     help="paired bootstrap of two finished runs (RUN or RUN:before)")
@@ -283,7 +269,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     if args.compare:
         return compare(*args.compare, fresh=args.fresh)
-    params = {"size": args.size, **{k: _literal(v) for k, v in args.param}}
+    params = {"size": args.size, **{k: parse_value(v) for k, v in args.param}}
+    if args.override:
+        params["overrides"] = {k: parse_value(v) for k, v in args.override}
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     return run_bench(args.full, recipes, args.steps, params, args.out)
 

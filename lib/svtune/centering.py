@@ -15,17 +15,18 @@ centred embeddings everywhere (search server, notebooks, evaluate):
     model = add_centering(model, catalog_mean(model, texts), fraction=0.5)
 
 fraction 0 leaves the model as it was; 1 removes the whole mean. What the
-default uses and why: config.DEFAULT.
+default uses and why: docs/experiments.md.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .embeddings import encode   # the same encoding the evaluation and search use
+
 
 def catalog_mean(model, texts: list[str], progress: bool = False) -> np.ndarray:
     """Mean of the unit-length embeddings of `texts` (the catalog the model will search)."""
-    from .evaluate import encode   # the same encoding the evaluation and search use
     if not texts:
         raise ValueError("catalog_mean needs at least one text")
     return encode(model, texts, progress).mean(axis=0).astype(np.float32)

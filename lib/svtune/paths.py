@@ -16,6 +16,10 @@ DATA_DIR = REPO_ROOT / "data"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 OUTPUTS_DIR = Path(os.environ.get("SVTUNE_OUTPUTS", REPO_ROOT / "outputs"))
 RUNS_DIR = OUTPUTS_DIR / "runs"
+# Embeddings cached per (model, text): safe to delete, rebuilt on demand (embeddings.py).
+CACHE_DIR = OUTPUTS_DIR / "cache"
+# Base models fetched by `python -m svtune.fetch`, one folder per model name.
+MODELS_DIR = OUTPUTS_DIR / "models"
 # Real Data Commons data, beside the repo in CI and in the dev sandbox; optional.
 SHARED_DATACOMMONS = REPO_ROOT.parent / "shared" / "datacommons"
 
@@ -25,6 +29,8 @@ EVAL_PAIRS = Path("eval") / "pairs.csv"
 
 # Marks a run folder that is still being written; renamed away at the end.
 INCOMPLETE_PREFIX = ".incomplete-"
+# Marks a run that stopped (error, interrupt, full disk); config.json says why.
+FAILED_SUFFIX = ".failed"
 
 
 def resolve(path: str | os.PathLike | None, default: Path | None = None) -> Path:
@@ -47,6 +53,6 @@ def newest_run(runs_dir: Path | None = None) -> Path | None:
     runs_dir = runs_dir or RUNS_DIR
     if not runs_dir.is_dir():
         return None
-    runs = sorted(p for p in runs_dir.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and (p / "metrics.json").exists())
+    runs = sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and not p.name.endswith(FAILED_SUFFIX) and (p / "metrics.json").exists())
     return runs[-1] if runs else None

@@ -10,6 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .evaluate import MRR_GAIN_TARGET, NONSENSE_MAX, RANDOM_PAIR_RISE_MAX
+from .metrics import BANDS
+
+GREEN, RED, GREY, BASE_GREY = "#54a24b", "#e45756", "#9d9d9d", "#bab0ac"
+
 CALLOUTS = [("poverty", "prison"), ("african americans", "black and african american demographic"),
             ("african americans", "people living in africa")]
 
@@ -63,31 +68,98 @@ def loss_curve(history: list[dict], title="Training loss"):
     return fig
 
 
+SUMMARY_KEYS = [("retrieval", "mrr@10"), ("retrieval", "recall@1"), ("retrieval", "recall@10"),
+                ("retrieval", "ndcg@10"), ("pairs_heldout", "spearman"), ("pairs_curated", "spearman"),
+                ("collapse", "random_pair_mean_cosine"), ("collapse", "nonsense_max")]
+LOWER_IS_BETTER = ("collapse.",)   # metric-name prefixes where a smaller value is the better one
+
+
+def better_direction(metric: str) -> str:
+    """"lower" for the collapse metrics (they must stay low / below a limit), else "higher"."""
+    return "lower" if metric.startswith(LOWER_IS_BETTER) else "higher"
+
+
+def metric_limit(metric: str, before: float | None) -> float | None:
+    """The most a tuned model may score on a collapse metric (evaluate.health_check's rules)."""
+    if metric == "collapse.nonsense_max":
+        return NONSENSE_MAX
+    if metric == "collapse.random_pair_mean_cosine" and before is not None:
+        return before + RANDOM_PAIR_RISE_MAX
+    return None
+
+
 def summary_table(metrics: dict) -> pd.DataFrame:
-    """Key before/after figures of a run as a table (rows: metric; columns: before, after, delta)."""
-    keys = [("retrieval", "mrr@10"), ("retrieval", "recall@1"), ("retrieval", "recall@10"),
-            ("retrieval", "ndcg@10"), ("pairs_heldout", "spearman"), ("pairs_curated", "spearman"),
-            ("collapse", "random_pair_mean_cosine"), ("collapse", "nonsense_max")]
+    """Key before/after figures of a run as a table (rows: metric; columns: before, after, delta,
+    better = which direction is the better one, limit = the most the tuned value may reach)."""
     rows = []
-    for group, key in keys:
+    for group, key in SUMMARY_KEYS:
         b = metrics.get("before", {}).get(group, {}).get(key)
         a = metrics.get("after", {}).get(group, {}).get(key)
-        rows.append({"metric": f"{group}.{key}", "before": b, "after": a,
-                     "delta": (a - b) if a is not None and b is not None else None})
+        name = f"{group}.{key}"
+        rows.append({"metric": name, "before": b, "after": a,
+                     "delta": (a - b) if a is not None and b is not None else None,
+                     "better": better_direction(name), "limit": metric_limit(name, b)})
     return pd.DataFrame(rows).set_index("metric")
 
 
+def _limit_text(metric: str, limit: float) -> str:
+    if metric == "collapse.random_pair_mean_cosine":
+        return f"limit: base + {RANDOM_PAIR_RISE_MAX} = {limit:.3f}"
+    return f"limit: {limit:g}"
+
+
 def before_after_bars(table: pd.DataFrame, title="Base model vs fine-tuned (held-out data)"):
-    t = table.dropna(subset=["before", "after"])
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    y = np.arange(len(t))
-    ax.barh(y - 0.2, t["before"], height=0.4, label="base", color="#bab0ac")
-    ax.barh(y + 0.2, t["after"], height=0.4, label="tuned", color="#4c78a8")
-    ax.set_yticks(y, t.index)
-    ax.invert_yaxis()
-    ax.set(title=title, xlabel="value (higher is better, except collapse.*)")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
+    """Base vs tuned per metric, in two panels: higher-is-better metrics (retrieval, Spearman)
+    and lower-is-better collapse metrics with their limits as dashed lines. A tuned bar is green
+    where it moved the metric's own good way, red where it got worse."""
+    t = table.dropna(subset=["before", "after"]).copy()
+    better = t["better"] if "better" in t else pd.Series([better_direction(m) for m in t.index], t.index)
+    if "limit" not in t:
+        t["limit"] = [metric_limit(m, b) for m, b in zip(t.index, t["before"])]
+    groups = [("higher is better", t[better == "higher"]),
+              ("lower is better: collapse checks, must stay below their limit", t[better == "lower"])]
+    groups = [(name, part) for name, part in groups if len(part)]
+    heights = [len(part) + 1.2 for _, part in groups] or [1]
+    fig, axes = plt.subplots(len(groups) or 1, 1, figsize=(8.5, 0.42 * sum(heights) + 1.2), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    axes = axes[:, 0]
+    for ax, (name, part) in zip(axes, groups):
+        lower = better[part.index[0]] == "lower"
+        y = np.arange(len(part))
+        delta = part["after"].astype(float) - part["before"].astype(float)
+        good = -delta if lower else delta
+        colors = [GREEN if g > 0 else RED if g < 0 else GREY for g in good]
+        ax.barh(y - 0.2, part["before"].astype(float), height=0.4, color=BASE_GREY, label="base")
+        ax.barh(y + 0.2, part["after"].astype(float), height=0.4, color=colors)
+        top = max(part[["before", "after"]].astype(float).max().max(),
+                  part["limit"].dropna().astype(float).max() if part["limit"].notna().any() else 0)
+        for i, (m, row) in enumerate(part.iterrows()):
+            a, lim = float(row["after"]), row["limit"]
+            note, x = f" {a:.3f} ({float(delta[m]):+.3f})", a
+            if lim is not None and not pd.isna(lim):
+                lim = float(lim)
+                ax.plot([lim, lim], [i - 0.48, i + 0.48], color="k", ls="--", lw=1.2, gid="limit")
+                ax.annotate(_limit_text(m, lim), (lim, i - 0.48), xytext=(3, 1), textcoords="offset points",
+                            fontsize=7, va="top")
+                if a >= lim if m == "collapse.nonsense_max" else a > lim:   # as evaluate.health_check
+                    note += "  OVER THE LIMIT"
+                elif lim - a < 0.25 * top:
+                    x = lim   # start the text past the limit line instead of across it
+            ax.text(x, i + 0.2, note, va="center", fontsize=8, color=colors[i])
+        ax.set_yticks(y, part.index)
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(1.0, top * 1.25) if not lower else top * 1.45)
+        ax.set_title(name, fontsize=10, loc="left")
+        ax.set_xlabel("cosine similarity" if lower else "score (0-1)")
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    handles = [Patch(color=BASE_GREY, label="base"), Patch(color=GREEN, label="tuned: better"),
+               Patch(color=RED, label="tuned: worse")]
+    if any(len(part) and part["limit"].notna().any() for _, part in groups):
+        handles.append(Line2D([], [], color="k", ls="--", lw=1.2, label="limit"))
+    fig.legend(handles=handles, loc="upper right", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle(title, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
 
 
@@ -115,17 +187,49 @@ def pair_scatter(before: list[dict], after: list[dict], title: str):
 
 
 def query_changes(before: list[dict], after: list[dict], n: int = 10) -> pd.DataFrame:
-    """Per-query reciprocal rank before/after, most improved first (regressions at the bottom)."""
+    """Per-query reciprocal rank of the first expected dcid within the top `n`, before and after.
+
+    `change` = rr_after - rr_before; `status` is "improved" (> 0), "regressed" (< 0) or
+    "unchanged" (== 0). This is the one definition of a query's change: the compare notebook
+    and the rank-diff report both count with it (see `change_counts`). Rows come most improved
+    first (regressions at the bottom); the index is each query's position in the input lists."""
     from .metrics import reciprocal_rank
-    rows = [{"query": b["query"], "expected": b["expected"][0],
-             "rr_before": reciprocal_rank([d for d, _ in b["top"]], b["expected"]),
-             "rr_after": reciprocal_rank([d for d, _ in a["top"]], a["expected"])}
+    rows = [{"query": b["query"], "expected": b["expected"][0] if b["expected"] else "",
+             "rr_before": reciprocal_rank([d for d, _ in b["top"]], b["expected"], n),
+             "rr_after": reciprocal_rank([d for d, _ in a["top"]], a["expected"], n)}
             for b, a in zip(before, after)]
     df = pd.DataFrame(rows)
     if df.empty:
         return df
     df["change"] = df["rr_after"] - df["rr_before"]
-    return df.sort_values("change", ascending=False)
+    df["status"] = np.select([df["change"] > 0, df["change"] < 0], ["improved", "regressed"], "unchanged")
+    return df.sort_values("change", ascending=False, kind="stable")
+
+
+def change_counts(changes: pd.DataFrame) -> dict[str, int]:
+    """{"improved": n, "regressed": n, "unchanged": n} of a `query_changes` table."""
+    status = changes["status"] if "status" in changes else pd.Series(dtype=str)
+    return {k: int((status == k).sum()) for k in ("improved", "regressed", "unchanged")}
+
+
+def band_table(data) -> pd.DataFrame:
+    """Rows in label-band order (metrics.BANDS: <=0.05, 0.05-0.3, ..., >=0.9), not alphabetical.
+
+    `data`: {column: {band: value}}, {band: value}, a Series or DataFrame indexed by band, or a
+    DataFrame with a "band" column (rows stably sorted by it). Band-pair keys like
+    "<=0.05 < 0.05-0.3" (metrics.band_order) sort by their lower band."""
+    if isinstance(data, dict):
+        nested = any(isinstance(v, dict) for v in data.values())
+        data = pd.DataFrame(data) if nested else pd.Series(data, dtype=float).to_frame("value")
+    elif isinstance(data, pd.Series):
+        data = data.to_frame()
+    rank = {name: i for i, (name, _, _) in enumerate(BANDS)}
+
+    def key(values):
+        return pd.Index([rank.get(str(v).split(" < ")[0], len(rank)) for v in values])
+    if "band" in data.columns:
+        return data.sort_values("band", key=key, kind="stable")
+    return data.sort_index(key=key, kind="stable")
 
 
 def bench_bars(result: dict):
@@ -167,7 +271,7 @@ def _run_points(rows: list[dict], x_key: str, y_key: str):
     return fig, ax
 
 
-def quality_vs_health(rows: list[dict], nonsense_max: float = 0.5):
+def quality_vs_health(rows: list[dict], nonsense_max: float = NONSENSE_MAX):
     """Held-out Spearman against the best nonsense-query score, one point per full run: the
     trade-off the recipe knobs move along. Points right of the line break the collapse rule."""
     fig, ax = _run_points(rows, "nonsense_max", "spearman_heldout")
@@ -182,7 +286,7 @@ def quality_vs_health(rows: list[dict], nonsense_max: float = 0.5):
     return fig
 
 
-def retrieval_vs_ranking(rows: list[dict], mrr_gain: float = 0.04):
+def retrieval_vs_ranking(rows: list[dict], mrr_gain: float = MRR_GAIN_TARGET):
     """MRR@10 against held-out Spearman, one point per full run: the trade the recipes make
     between finding the right StatVar and ranking related concepts. Dashed lines: the base
     model's MRR@10 plus `mrr_gain`, and the seed recipe's Spearman (when a seed run is saved)."""

@@ -1,64 +1,56 @@
-"""Training recipes: each is a small named function from mined pairs to datasets and losses.
+"""Training recipes as data: each recipe is one record holding every hyper-parameter it uses.
 
-    seed     the original Data Commons recipe: CosineSimilarityLoss on every pair,
-             random batches (kept to reproduce and compare against)
-    default  symmetric MultipleNegativesRankingLoss on the positive pairs (in-batch
-             negatives; a batch never holds two rows of one StatVar or one text; a sharp
-             softmax, cfg.mnrl_scale) + CosineSimilarityLoss on the curated scored pairs
-             (x cfg.curated_repeat) and the mined pairs (cfg.mined_fraction of them), in one
-             stage, so curated low labels pull spurious links down in absolute terms; optional
-             "anchor" pairs (cfg.anchor_fraction: random texts of different StatVars labelled
-             with the base model's own cosine); length-grouped batches, frozen token embeddings,
-             no dropout, bf16. After training, Run.train centres the model on its catalog
-             (cfg.center, centering.py). Chosen by `python -m svtune.bench --full` (README,
-             benchmark.ipynb); the knob values and why: config.DEFAULT
-    twostage the original's later two-stage variant, measured as an alternative: stage 1 the
-             in-batch negatives alone, stage 2 a short pass of CosineSimilarityLoss on every
-             pair (cfg.scored_epochs at cfg.scored_learning_rate). Ranks related concepts
-             better (held-out Spearman), finds the right StatVar slightly less often; see
-             config.TWOSTAGE
-    mnrl     ablation: the in-batch negatives alone
-    cosent   ablation: the default with CoSENTLoss (rank-only) on the scored pairs
+    seed      the original Data Commons recipe: CosineSimilarityLoss on every pair, random
+              batches, fp32, 10 epochs (kept to reproduce and compare against)
+    default   in-batch negatives (symmetric MultipleNegativesRankingLoss; a batch never holds two
+              rows of one StatVar or one text) + CosineSimilarityLoss on the scored pairs,
+              length-grouped batches, then centred on the catalog
+    twostage  the in-batch negatives alone, then one epoch of scored pairs
+    mnrl, cosent  ablations: no scored loss; CoSENT instead of the cosine loss
 
-Any in-batch recipe gets the scored stage after its own when cfg.scored_epochs > 0, and
-cfg.hard_negatives mined negatives per positive pair (negatives.py) when it is above 0.
-A recipe returns a `Plan` or a list of them (stages, trained in order): datasets, their
-losses, the batch sampler and any per-stage epochs / learning rate / batch size.
-To add one, write a function and register it in RECIPES.
+A run names a recipe and may change any of its knobs (`-o mnrl_scale 30`); every knob, its
+value and its meaning: `python -m svtune --recipes`. Why the values are what they are:
+docs/experiments.md. A recipe's `plans()` turns the mined pairs into training stages
+(datasets, losses, batches), trained in order by training.fit.
+
+To add a knob: a `knob(...)` field on the recipe's class, and its use in that class's `plans`.
+To add a recipe: one record in RECIPES.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from datasets import Dataset
 
-from .mining import text_key
-from .sampling import GroupedBatchSampler
+from .csvio import DataError
+from .mining import text_dcids
 
 POSITIVE_MIN_SCORE = 0.8   # pairs at or above this label are positives for in-batch negatives
 
 
+def knob(default, help: str, lo: float | None = None, hi: float | None = None, whole: bool = False,
+         positive: bool = False, choices: tuple | None = None):
+    """A recipe field a run may override, with its meaning and its allowed values."""
+    return field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "whole": whole,
+                                            "positive": positive, "choices": choices})
+
+
 @dataclass
 class Plan:
+    """One training stage: datasets and their losses, batches, and the stage's own settings."""
     datasets: Any                 # a Dataset or a dict name -> Dataset
     losses: Any                   # a loss or a dict name -> loss (same keys)
     batch_sampler: Any = "batch_sampler"
     notes: str = ""
-    # Token embeddings take half of MiniLM's weights but get sparse, tiny updates from short
-    # texts; freezing them saves optimizer work per step without hurting held-out quality.
     freeze_token_embeddings: bool = False
-    # Dropout while training (None = the model's own). On a CPU, dropout masks cost ~18% of
-    # a MiniLM step; in-batch negatives regularise enough without them.
     dropout: float | None = None
-    # Per-stage overrides of the run's settings (None = cfg's).
-    epochs: float | None = None
-    learning_rate: float | None = None
-    batch_size: int | None = None
+    epochs: float = 1.0
+    learning_rate: float = 2e-5
+    batch_size: int = 32
     name: str = "train"
 
     def num_pairs(self) -> int:
@@ -66,19 +58,113 @@ class Plan:
         return sum(len(d) for d in ds)
 
 
-def text_dcids(pairs: pd.DataFrame) -> dict[str, set[str]]:
-    """Which StatVars each text was mined from (the false-negative guard's keys)."""
-    out: dict[str, set[str]] = {}
-    for s1, s2, dcid in pairs[["sentence_1", "sentence_2", "dcid"]].itertuples(index=False):
-        if dcid:
-            out.setdefault(text_key(s1), set()).add(dcid)
-            out.setdefault(text_key(s2), set()).add(dcid)
-    return out
+@dataclass(frozen=True)
+class Recipe:
+    """What every recipe has: how long and how fast it trains, its batches, and what follows."""
+    name: str = ""
+    about: str = ""
+    epochs: float = knob(1.0, "passes over the training pairs", lo=0, hi=1000, positive=True)
+    batch_size: int = knob(32, "pairs per optimizer step", lo=1, whole=True)
+    learning_rate: float = knob(2e-5, "AdamW peak learning rate (linear schedule)", hi=1, positive=True)
+    warmup: float = knob(0.0, "linear warmup: a fraction of the steps (below 1) or a number of steps", lo=0)
+    weight_decay: float = knob(0.01, "AdamW weight decay", lo=0, hi=1)
+    max_seq_length: int = knob(128, "tokens per text; longer texts are cut", lo=8, hi=8192, whole=True)
+    length_grouped: bool = knob(False, "batches of texts of similar token length (less padding)")
+    # Token embeddings are half of MiniLM's weights but get sparse, tiny updates from short texts.
+    freeze_token_embeddings: bool = knob(False, "keep the token embedding matrix fixed")
+    # On a CPU, dropout masks cost ~18% of a MiniLM step; in-batch negatives regularise enough.
+    dropout: float | None = knob(None, "dropout while training (None: the model's own)", lo=0, hi=1)
+    bf16: bool = knob(False, "train under bf16 autocast where the machine measures faster in it")
+    center: float = knob(0.0, "share of the catalog's mean embedding removed after training", lo=0, hi=1)
+
+    @classmethod
+    def knobs(cls) -> list:
+        return [f for f in fields(cls) if f.name not in ("name", "about")]
+
+    def with_overrides(self, overrides: dict) -> "Recipe":
+        """This recipe with `overrides` applied, each checked against the knob's allowed values."""
+        if not isinstance(overrides, dict):
+            raise DataError(f"overrides must be a mapping knob -> value, got {overrides!r}")
+        by_name = {f.name: f for f in self.knobs()}
+        unknown = sorted(set(overrides) - set(by_name))
+        if unknown:
+            raise DataError(f"recipe {self.name!r} has no knob {', '.join(unknown)}; its knobs: "
+                            f"{', '.join(by_name)} (python -m svtune --recipes)")
+        return replace(self, **{k: _checked(by_name[k], v) for k, v in overrides.items()})
+
+    def values(self) -> dict:
+        return asdict(self)
+
+    def plans(self, pairs: pd.DataFrame, model, seed: int) -> list[Plan]:
+        raise NotImplementedError
+
+    def _plan(self, datasets, losses, sampler, notes: str, **stage) -> Plan:
+        settings = {"freeze_token_embeddings": self.freeze_token_embeddings, "dropout": self.dropout,
+                    "epochs": self.epochs, "learning_rate": self.learning_rate, "batch_size": self.batch_size}
+        return Plan(datasets, losses, sampler, notes, **{**settings, **stage})
+
+
+def _checked(f, value):
+    """`value` for knob `f`, or a DataError saying what the knob accepts."""
+    meta, default = f.metadata, f.default
+    if value is None and default is None:
+        return None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise DataError(f"{f.name} must be True or False, got {value!r}")
+        return value
+    if meta["choices"]:
+        if value not in meta["choices"]:
+            raise DataError(f"{f.name} must be one of {', '.join(meta['choices'])}, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{f.name} must be a number, got {value!r}")
+    lo, hi = meta["lo"], meta["hi"]
+    if meta["whole"] and value != int(value):
+        raise DataError(f"{f.name} must be a whole number, got {value}")
+    if meta["positive"] and not value > 0:
+        raise DataError(f"{f.name} must be positive, got {value}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi) or value != value:
+        raise DataError(f"{f.name} must be between {lo if lo is not None else '-inf'} and "
+                        f"{hi if hi is not None else 'inf'}, got {value}")
+    return int(value) if meta["whole"] else float(value)
+
+
+def _scored(pairs: pd.DataFrame):
+    from datasets import Dataset
+    return Dataset.from_dict({"sentence_1": pairs["sentence_1"].tolist(),
+                              "sentence_2": pairs["sentence_2"].tolist(),
+                              "score": pairs["score"].astype(float).tolist()})
+
+
+def _sampler(pairs: pd.DataFrame, model, grouped: bool):
+    """Length-grouped batches with no two rows of one StatVar or text, or the library's random ones."""
+    if not grouped:
+        return "batch_sampler"
+    from .models import token_counter
+    from .sampling import GroupedBatchSampler
+    return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs),
+                             length_fn=token_counter(model.tokenizer, model.max_seq_length))
+
+
+def _loss(name: str, model):
+    from sentence_transformers.sentence_transformer import losses
+    return {"cosine": losses.CosineSimilarityLoss, "cosent": losses.CoSENTLoss}[name](model)
+
+
+@dataclass(frozen=True)
+class Cosine(Recipe):
+    """One absolute-label loss on every pair (the original recipe's shape)."""
+
+    def plans(self, pairs: pd.DataFrame, model, seed: int) -> list[Plan]:
+        return [self._plan(_scored(pairs), _loss("cosine", model), _sampler(pairs, model, self.length_grouped),
+                           "CosineSimilarityLoss on all pairs" + ("" if self.length_grouped else ", random batches"))]
 
 
 def anchor_pairs(pairs: pd.DataFrame, model, n: int, seed: int = 0) -> pd.DataFrame:
     """`n` (or a few fewer) pairs of random texts from different StatVars, scored with
     `model`'s cosine: the geometry to keep. Call it before training (on the base model)."""
+    from .embeddings import encode
     rows = pd.concat([pairs[["sentence_1", "dcid"]].set_axis(["text", "dcid"], axis=1),
                       pairs[["sentence_2", "dcid"]].set_axis(["text", "dcid"], axis=1)])
     rows = rows[rows["dcid"].astype(bool)].drop_duplicates("text").reset_index(drop=True)
@@ -89,119 +175,112 @@ def anchor_pairs(pairs: pd.DataFrame, model, n: int, seed: int = 0) -> pd.DataFr
     keep = rows["dcid"].to_numpy()[i] != rows["dcid"].to_numpy()[j]
     i, j = i[keep], j[keep]
     used = np.unique(np.concatenate([i, j]))
-    emb = np.zeros((len(rows), model.get_embedding_dimension()), dtype=np.float32)
-    emb[used] = model.encode(rows["text"].to_numpy()[used].tolist(), batch_size=256,
-                             normalize_embeddings=True, convert_to_numpy=True)
     texts = rows["text"].to_numpy()
+    emb = np.zeros((len(rows), model.get_embedding_dimension()), dtype=np.float32)
+    emb[used] = encode(model, texts[used].tolist())
     return pd.DataFrame({"sentence_1": texts[i], "sentence_2": texts[j],
                          "score": (emb[i] * emb[j]).sum(axis=1).astype(float)})
 
 
-def _scored(pairs: pd.DataFrame) -> Dataset:
-    return Dataset.from_dict({"sentence_1": pairs["sentence_1"].tolist(),
-                              "sentence_2": pairs["sentence_2"].tolist(),
-                              "score": pairs["score"].astype(float).tolist()})
+@dataclass(frozen=True)
+class InBatch(Recipe):
+    """In-batch negatives on the positive pairs, optionally joined by a loss on the scored pairs,
+    optionally followed by a stage of scored pairs alone."""
+    # The library's default scale (20) spreads the whole catalog apart and takes related pairs with it.
+    mnrl_scale: float = knob(40.0, "in-batch softmax scale (1/temperature)", hi=1000, positive=True)
+    scored_loss: str = knob("cosine", "loss on the scored pairs beside the in-batch negatives",
+                            choices=("cosine", "cosent", "none"))
+    mined_fraction: float = knob(1.0, "share of the mined pairs also in the scored loss", lo=0, hi=1)
+    curated_repeat: int = knob(16, "copies of each curated pair among the scored pairs", lo=0, hi=1000, whole=True)
+    anchor_fraction: float = knob(0.0, "base-model-scored random pairs per mined pair", lo=0, hi=10)
+    hard_negatives: int = knob(0, "mined hard negatives per positive pair (negatives.py)", lo=0, hi=10, whole=True)
+    scored_epochs: float = knob(0.0, "epochs of a second stage of scored pairs alone (0: none)", lo=0, hi=100)
+    scored_learning_rate: float = knob(2e-5, "that stage's learning rate", hi=1, positive=True)
+    scored_batch_size: int = knob(64, "that stage's batch size", lo=1, whole=True)
+
+    def _positives(self, pairs: pd.DataFrame, model):
+        """The positive pairs, with mined hard negatives per pair when asked for."""
+        from datasets import Dataset
+        pos = pairs[pairs["score"] >= POSITIVE_MIN_SCORE]
+        columns = {"anchor": pos["sentence_1"].tolist(), "positive": pos["sentence_2"].tolist()}
+        k = self.hard_negatives
+        if k < 1:
+            return Dataset.from_dict(columns), ""
+        from .negatives import hard_negatives
+        negatives = hard_negatives(pos, pairs, model, k, POSITIVE_MIN_SCORE)
+        if any(len(n) < k for n in negatives):
+            return Dataset.from_dict(columns), "; no hard negatives (no StatVar to take them from)"
+        for j in range(k):
+            columns[f"negative_{j + 1}"] = [n[j] for n in negatives]
+        return Dataset.from_dict(columns), f"; {k} mined hard negative(s) per positive"
+
+    def _scored_pairs(self, pairs: pd.DataFrame, model, seed: int) -> tuple[pd.DataFrame, str]:
+        """Curated pairs x curated_repeat, mined_fraction of the mined pairs, anchor pairs."""
+        curated = pairs[pairs["source"] == "curated_pair"]
+        mined = pairs[pairs["source"] != "curated_pair"]
+        anchors = anchor_pairs(pairs, model, int(len(mined) * self.anchor_fraction), seed)
+        mined = mined.sample(frac=self.mined_fraction, random_state=seed)
+        scored = pd.concat([curated] * self.curated_repeat + [mined, anchors], ignore_index=True)
+        return scored, (f"{len(curated)} curated pairs x{self.curated_repeat}, {len(mined)} mined and "
+                        f"{len(anchors)} anchor pairs scored")
+
+    def plans(self, pairs: pd.DataFrame, model, seed: int) -> list[Plan]:
+        from sentence_transformers.sentence_transformer import losses
+        positives, mined = self._positives(pairs, model)
+        notes = "symmetric MNRL on positives (no same-StatVar negatives)" + mined
+        datasets = {"positives": positives}
+        # Symmetric: each anchor against every positive in the batch, and back.
+        objectives = {"positives": losses.MultipleNegativesRankingLoss(
+            model, scale=self.mnrl_scale, directions=("query_to_doc", "doc_to_query"),
+            partition_mode="per_direction")}
+        sampler = _sampler(pairs, model, self.length_grouped)
+        if self.scored_loss != "none" and (pairs["source"] == "curated_pair").sum() >= 2:
+            scored, what = self._scored_pairs(pairs, model, seed)
+            datasets["scored"], objectives["scored"] = _scored(scored), _loss(self.scored_loss, model)
+            notes += f" + {type(objectives['scored']).__name__}: {what}"
+        out = [self._plan(datasets, objectives, sampler, f"{notes} (MNRL scale {self.mnrl_scale:g})",
+                          name="in-batch negatives")]
+        if self.scored_epochs:
+            scored, what = self._scored_pairs(pairs, model, seed)
+            loss = _loss("cosine" if self.scored_loss == "none" else self.scored_loss, model)
+            out.append(self._plan({"scored": _scored(scored)}, {"scored": loss}, sampler,
+                                  f"{type(loss).__name__}: {what}", epochs=self.scored_epochs,
+                                  learning_rate=self.scored_learning_rate, batch_size=self.scored_batch_size,
+                                  name="scored pairs"))
+        return out
 
 
-def seed(pairs: pd.DataFrame, model, cfg) -> Plan:
-    from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
-    return Plan(_scored(pairs), CosineSimilarityLoss(model), "batch_sampler",
-                "CosineSimilarityLoss on all pairs, random batches (original recipe)")
+SEED = Cosine(
+    "seed", "the original Data Commons recipe (model.fit defaults): CosineSimilarityLoss on every pair, "
+    "random batches, fp32",
+    epochs=10, batch_size=256, learning_rate=2e-5, warmup=10, max_seq_length=256)
+DEFAULT = InBatch(
+    "default", "symmetric in-batch negatives + CosineSimilarityLoss on every mined and curated pair, "
+    "length-grouped, then centred on the catalog",
+    epochs=2, batch_size=128, learning_rate=1e-4, warmup=0.1, max_seq_length=64, length_grouped=True,
+    freeze_token_embeddings=True, dropout=0.0, bf16=True, center=0.5,
+    mnrl_scale=40.0, scored_loss="cosine", mined_fraction=1.0, curated_repeat=16)
+RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    SEED,
+    DEFAULT,
+    replace(DEFAULT, name="twostage", about="the in-batch negatives alone, then one epoch of CosineSimilarityLoss "
+            "on every pair (curated once) at lr 2e-5, batch 64; centred 0.6",
+            scored_loss="none", scored_epochs=1.0, curated_repeat=1, center=0.6),
+    replace(DEFAULT, name="mnrl", about="ablation: the default's in-batch negatives alone", scored_loss="none"),
+    replace(DEFAULT, name="cosent", about="ablation: the default with CoSENTLoss on the scored pairs",
+            scored_loss="cosent"),
+]}
 
 
-def _positives(pairs: pd.DataFrame, model=None, k: int = 0) -> tuple[Dataset, str]:
-    """The positive pairs, with `k` mined hard negatives per pair when k > 0 (negatives.py)."""
-    pos = pairs[pairs["score"] >= POSITIVE_MIN_SCORE]
-    columns = {"anchor": pos["sentence_1"].tolist(), "positive": pos["sentence_2"].tolist()}
-    if k < 1:
-        return Dataset.from_dict(columns), ""
-    from .negatives import hard_negatives
-    negatives = hard_negatives(pos, pairs, model, k, POSITIVE_MIN_SCORE)
-    if any(len(n) < k for n in negatives):
-        return Dataset.from_dict(columns), "; no hard negatives (no StatVar to take them from)"
-    for j in range(k):
-        columns[f"negative_{j + 1}"] = [n[j] for n in negatives]
-    return Dataset.from_dict(columns), f"; {k} mined hard negative(s) per positive"
+def get(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise DataError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    return RECIPES[name]
 
 
-def token_counter(model) -> Callable[[list[str]], list[int]]:
-    """Token counts as the model will see them (truncated to its max_seq_length)."""
-    def count(texts: list[str]) -> list[int]:
-        ids = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
-        return [len(x) for x in ids]
-    return count
-
-
-def _sampler(pairs: pd.DataFrame, model) -> Callable:
-    return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs), length_fn=token_counter(model))
-
-
-def _scored_pairs(pairs: pd.DataFrame, model, cfg, repeat: int) -> tuple[pd.DataFrame, str]:
-    """Curated pairs x`repeat`, cfg.mined_fraction of the mined pairs, cfg.anchor_fraction anchors."""
-    curated = pairs[pairs["source"] == "curated_pair"]
-    mined = pairs[pairs["source"] != "curated_pair"]
-    anchors = anchor_pairs(pairs, model, int(len(mined) * cfg.anchor_fraction), cfg.seed)
-    mined = mined.sample(frac=cfg.mined_fraction, random_state=cfg.seed)
-    scored = pd.concat([curated] * repeat + [mined, anchors], ignore_index=True)
-    return scored, (f"{len(curated)} curated pairs x{repeat}, {len(mined)} mined and "
-                    f"{len(anchors)} anchor pairs scored")
-
-
-def _loss(name: str, model):
-    from sentence_transformers.sentence_transformer import losses
-    return {"mse": losses.CosineSimilarityLoss, "cosent": losses.CoSENTLoss}[name](model)
-
-
-def _in_batch(pairs: pd.DataFrame, model, cfg, notes: str, scored_loss: str | None = None) -> Plan:
-    """In-batch negatives on the positives, joined by `scored_loss` on the scored pairs if given."""
-    from sentence_transformers.sentence_transformer import losses
-    scale = float(cfg.mnrl_scale)
-    positives, mined = _positives(pairs, model, int(cfg.hard_negatives))
-    notes += mined
-    datasets = {"positives": positives}
-    # Symmetric in-batch negatives: each anchor against every positive, and back.
-    objectives = {"positives": losses.MultipleNegativesRankingLoss(
-        model, scale=scale, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")}
-    if scored_loss and (pairs["source"] == "curated_pair").sum() >= 2:
-        scored, what = _scored_pairs(pairs, model, cfg, int(cfg.curated_repeat))
-        datasets["scored"], objectives["scored"] = _scored(scored), _loss(scored_loss, model)
-        notes += f"; {what}"
-    return Plan(datasets, objectives, _sampler(pairs, model), f"{notes} (MNRL scale {scale:g})",
-                freeze_token_embeddings=True, dropout=0.0, name="in-batch negatives")
-
-
-def _scored_stage(pairs: pd.DataFrame, model, cfg, loss: str = "mse") -> list[Plan]:
-    """The optional second stage: the labelled pairs alone; none when cfg.scored_epochs is 0."""
-    if not cfg.scored_epochs:
-        return []
-    scored, what = _scored_pairs(pairs, model, cfg, int(cfg.curated_repeat))
-    objective = _loss(loss, model)
-    return [Plan({"scored": _scored(scored)}, {"scored": objective}, _sampler(pairs, model),
-                 f"{type(objective).__name__}: {what}",
-                 freeze_token_embeddings=True, dropout=0.0, epochs=cfg.scored_epochs,
-                 learning_rate=cfg.scored_learning_rate, batch_size=cfg.scored_batch_size,
-                 name="scored pairs")]
-
-
-def default(pairs: pd.DataFrame, model, cfg) -> list[Plan]:
-    return [_in_batch(pairs, model, cfg, "symmetric MNRL on positives (no same-StatVar negatives) + "
-                      "CosineSimilarityLoss", scored_loss="mse"), *_scored_stage(pairs, model, cfg)]
-
-
-def mnrl(pairs: pd.DataFrame, model, cfg) -> list[Plan]:
-    # Also `twostage`, whose preset adds the scored stage.
-    return [_in_batch(pairs, model, cfg, "symmetric MNRL on positives (no same-StatVar negatives)"),
-            *_scored_stage(pairs, model, cfg)]
-
-
-def cosent(pairs: pd.DataFrame, model, cfg) -> list[Plan]:
-    return [_in_batch(pairs, model, cfg, "symmetric MNRL + CoSENTLoss on the scored pairs (ablation)",
-                      scored_loss="cosent"), *_scored_stage(pairs, model, cfg, "cosent")]
-
-
-def stages(plan: Plan | list[Plan]) -> list[Plan]:
-    return list(plan) if isinstance(plan, (list, tuple)) else [plan]
-
-
-RECIPES: dict[str, Callable[..., Plan | list[Plan]]] = {"seed": seed, "default": default, "twostage": mnrl,
-                                                        "mnrl": mnrl, "cosent": cosent}
+def describe(recipe: Recipe) -> str:
+    """The recipe's knobs, values and meaning, as `python -m svtune --recipes` prints them."""
+    lines = [f"{recipe.name}: {recipe.about}"]
+    for f in recipe.knobs():
+        lines.append(f"  {f.name:<24} {getattr(recipe, f.name)!s:<10} {f.metadata['help']}")
+    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""End-to-end training with a tiny random BERT: loss goes down, the run folder is complete."""
+"""A whole run with a tiny random BERT: each stage lowers its loss, the run folder is complete and named once."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from svtune import paths
-from svtune.train import Run
+from svtune.run import Run, create_run_dir, final_dir, mark_failed
 
 
 def run_pipeline(model_dir, data, **params):
@@ -20,7 +20,8 @@ def test_default_recipe_end_to_end(tiny_model_dir, tiny_data, tmp_path, monkeypa
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
     # A second, scored stage too (the twostage recipe's), so both stages are checked end to end.
     run, folder = run_pipeline(tiny_model_dir, tiny_data, epochs=30, batch_size=4, learning_rate=5e-3,
-                               warmup_steps=0, scored_epochs=20, scored_batch_size=4, scored_learning_rate=2e-3)
+                               overrides={"warmup": 0, "scored_epochs": 20, "scored_batch_size": 4,
+                                          "scored_learning_rate": 2e-3})
     assert folder.parent == tmp_path / "runs" and not folder.name.startswith(".")
     assert {"model", "config.json", "pairs.csv", "metrics.json", "rank_diff.html",
             "eval_before.json", "eval_after.json"} <= {p.name for p in folder.iterdir()}
@@ -32,12 +33,18 @@ def test_default_recipe_end_to_end(tiny_model_dir, tiny_data, tmp_path, monkeypa
         quarter = max(1, len(losses) // 4)
         assert sum(losses[-quarter:]) / quarter < 0.8 * sum(losses[:quarter]) / quarter, stage
     assert m["data"]["pairs_per_source"]["curated_pair"] == 4
-    assert m["train"]["pairs_per_second"] > 0 and m["peak_rss_mb"] > 0
+    t = m["train"]
+    assert t["pairs_per_second"] == pytest.approx(t["pairs_trained"] / t["train_seconds"], rel=0.01)
+    assert m["peak_rss_mb"] > 200        # torch and a model are loaded: a real measurement, not a default
     for stage in ("before", "after"):
         assert m[stage]["retrieval"]["queries"] == 3 and m[stage]["pairs_heldout"]["pairs"] == 3
-    assert "retrieval.mrr@10" in m["delta"] and "ok" in m["health"]
+    assert m["delta"]["retrieval.mrr@10"] == pytest.approx(m["after"]["retrieval"]["mrr@10"]
+                                                           - m["before"]["retrieval"]["mrr@10"])
+    assert m["health"]["ok"] is (not m["health"]["problems"])
     cfg = json.loads((folder / "config.json").read_text())
     assert cfg["status"] == "complete" and cfg["params"]["recipe"] == "default"
+    assert cfg["recipe"]["scored_epochs"] == 20 and cfg["recipe"]["mnrl_scale"] == 40.0   # the record trained
+    assert cfg["command"].startswith("python -m svtune --size small") and "-o scored_epochs 20" in cfg["command"]
     assert len(cfg["inputs_sha256"]) == 3 and cfg["environment"]["packages"]["torch"]
 
     from sentence_transformers import SentenceTransformer
@@ -46,7 +53,7 @@ def test_default_recipe_end_to_end(tiny_model_dir, tiny_data, tmp_path, monkeypa
 
 
 @pytest.mark.slow
-def test_seed_recipe_and_interrupted_run(tiny_model_dir, tiny_data, tmp_path, monkeypatch):
+def test_seed_recipe_and_a_growing_held_out_set(tiny_model_dir, tiny_data, tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
     run, folder = run_pipeline(tiny_model_dir, tiny_data, recipe="seed", max_steps=2)
     m = json.loads((folder / "metrics.json").read_text())
@@ -58,9 +65,18 @@ def test_seed_recipe_and_interrupted_run(tiny_model_dir, tiny_data, tmp_path, mo
         f.write("girls,young women,0.9\n")
     out = bench.compare(str(folder), f"{folder}:before", fresh=True)
     assert out["spearman_heldout"]["items"] == 4 and out["mrr@10"]["items"] == 3
-    # A run that dies before finish() stays hidden under an .incomplete- name.
-    broken = Run.start(data_dir=str(tiny_data), base_model=str(tiny_model_dir), size="small")
-    broken.load_data()
-    names = [p.name for p in (tmp_path / "runs").iterdir()]
-    assert any(n.startswith(paths.INCOMPLETE_PREFIX) for n in names)
-    assert paths.newest_run(tmp_path / "runs") == folder
+
+
+def test_run_folders_are_unique_and_renamed_in_one_place(tmp_path):
+    runs = tmp_path / "runs"
+    first, second = create_run_dir("tiny", "m", runs), create_run_dir("tiny", "m", runs)
+    assert first != second and first.name.startswith(".incomplete-") and second.name.endswith("-2")
+    assert final_dir(first).name == first.name.removeprefix(".incomplete-")
+    (first / "config.json").write_text('{"status": "running"}')
+    failed = mark_failed(first, "interrupted (Ctrl-C)")
+    assert failed.name == final_dir(first).name + ".failed" and not first.exists()
+    doc = json.loads((failed / "config.json").read_text())
+    assert doc["status"] == "failed" and doc["reason"] == "interrupted (Ctrl-C)"
+    third = create_run_dir("tiny", "m", runs)            # the failed name is taken too
+    assert third.name not in (first.name, second.name)
+    assert paths.newest_run(runs) is None                # nothing complete yet

@@ -1,18 +1,16 @@
-"""Fine-tune a SentenceTransformer with SentenceTransformerTrainer and measure the work done.
+"""Train a SentenceTransformer on a recipe's stages with SentenceTransformerTrainer; measure the work.
 
-`fit` builds the recipe's datasets and losses, trains each of its stages in order, and
-returns loss history, wall time, training pairs/s and real vs padded tokens per pair
-(counted in the data collator, so the figures are what the model actually saw), for
-the whole run and per stage.
+`fit` trains each stage in order and returns loss history, wall time, training pairs/s and
+real vs padded tokens per pair (counted in the data collator, so the figures are what the
+model actually saw), for the whole run and per stage.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 
-import pandas as pd
+from .recipes import Plan
 
 
 class CountingCollator:
@@ -42,27 +40,27 @@ class CountingCollator:
                 "padded_tokens_per_pair": round(self.padded_tokens / rows, 2)}
 
 
-def training_args(cfg, use_bf16: bool, output_dir, total_pairs: int):
+def training_args(plan: Plan, recipe, seed: int, max_steps: int | None, bf16: bool, cpu: bool, output_dir):
     from sentence_transformers import SentenceTransformerTrainingArguments
-    steps_per_epoch = max(1, math.ceil(total_pairs / cfg.batch_size))
-    total_steps = cfg.max_steps or int(steps_per_epoch * cfg.epochs)
-    warmup = cfg.warmup_steps
-    # A float below 1 is a fraction of the run; an int is a number of steps (as in the original).
-    warmup_steps = int(round(warmup * total_steps)) if isinstance(warmup, float) and warmup < 1 else int(warmup)
+    steps_per_epoch = max(1, math.ceil(plan.num_pairs() / plan.batch_size))
+    total_steps = max_steps or int(steps_per_epoch * plan.epochs)
+    # A warmup below 1 is a fraction of the run; 1 or more is a number of steps (as in the original).
+    warmup = recipe.warmup
+    warmup_steps = int(round(warmup * total_steps)) if warmup < 1 else int(warmup)
     return SentenceTransformerTrainingArguments(
         output_dir=str(output_dir),
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps or -1,
-        per_device_train_batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate,
+        num_train_epochs=plan.epochs,
+        max_steps=max_steps or -1,
+        per_device_train_batch_size=plan.batch_size,
+        learning_rate=plan.learning_rate,
         warmup_steps=warmup_steps,
-        weight_decay=0.01,            # model.fit's default, kept for every recipe
+        weight_decay=recipe.weight_decay,
         max_grad_norm=1.0,
         lr_scheduler_type="linear",
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        bf16=use_bf16,
-        use_cpu=cfg.device == "cpu",  # bf16 autocast on a CPU needs this
+        seed=seed,
+        data_seed=seed,
+        bf16=bf16,
+        use_cpu=cpu,                  # bf16 autocast on a CPU needs this
         save_strategy="no",
         logging_strategy="steps",
         logging_steps=max(1, total_steps // 40),
@@ -72,23 +70,18 @@ def training_args(cfg, use_bf16: bool, output_dir, total_pairs: int):
     )
 
 
-def _fit_stage(model, plan, cfg, use_bf16: bool, output_dir) -> dict:
+def _fit_stage(model, plan: Plan, recipe, seed: int, max_steps: int | None, bf16: bool, output_dir) -> dict:
+    import torch
     from sentence_transformers import SentenceTransformerTrainer
 
-    embeddings = model[0].auto_model.get_input_embeddings()
-    embeddings.weight.requires_grad_(not plan.freeze_token_embeddings)
+    model[0].auto_model.get_input_embeddings().weight.requires_grad_(not plan.freeze_token_embeddings)
     if plan.dropout is not None:
-        import torch
         for module in model.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = plan.dropout
-    overrides = {k: getattr(plan, k) for k in ("epochs", "learning_rate", "batch_size")
-                 if getattr(plan, k) is not None}
-    stage_cfg = dataclasses.replace(cfg, **overrides)
-    args = training_args(stage_cfg, use_bf16, output_dir, plan.num_pairs())
+    args = training_args(plan, recipe, seed, max_steps, bf16, model.device.type == "cpu", output_dir)
     args.batch_sampler = plan.batch_sampler
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=plan.datasets,
-                                         loss=plan.losses)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=plan.datasets, loss=plan.losses)
     counter = CountingCollator(trainer.data_collator)
     trainer.data_collator = counter
     start = time.perf_counter()
@@ -96,32 +89,29 @@ def _fit_stage(model, plan, cfg, use_bf16: bool, output_dir) -> dict:
     seconds = time.perf_counter() - start
     stats = counter.stats()
     stats.update({"stage": plan.name, "notes": plan.notes, "train_pairs": plan.num_pairs(),
-                  "epochs": stage_cfg.epochs, "learning_rate": stage_cfg.learning_rate,
-                  "batch_size": stage_cfg.batch_size, "steps": trainer.state.global_step,
-                  "train_seconds": round(seconds, 2), "train_loss": output.training_loss,
+                  "epochs": plan.epochs, "learning_rate": plan.learning_rate, "batch_size": plan.batch_size,
+                  "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
+                  "train_loss": output.training_loss,
                   "real_tokens": counter.real_tokens, "padded_tokens": counter.padded_tokens,
                   "loss_history": [{"step": h["step"], "loss": h["loss"]}
                                    for h in trainer.state.log_history if "loss" in h]})
     return stats
 
 
-def fit(model, pairs: pd.DataFrame, cfg, use_bf16: bool, output_dir) -> dict:
-    """Train `model` in place with cfg.recipe's stages on `pairs`; return measurements."""
-    from .recipes import RECIPES, stages
-    plans = stages(RECIPES[cfg.recipe](pairs, model, cfg))
-    done = [_fit_stage(model, plan, cfg, use_bf16, output_dir) for plan in plans]
+def fit(model, plans: list[Plan], recipe, seed: int, max_steps: int | None, bf16: bool, output_dir) -> dict:
+    """Train `model` in place on `plans`, in order; return measurements."""
+    done = [_fit_stage(model, plan, recipe, seed, max_steps, bf16, output_dir) for plan in plans]
     rows = sum(s["pairs_trained"] for s in done)
     seconds = sum(s["train_seconds"] for s in done)
     history, offset = [], 0
     for s in done:   # one step axis across stages, each point tagged with its stage
         history += [{**h, "step": h["step"] + offset, "stage": s["stage"]} for h in s.pop("loss_history")]
         offset += s["steps"]
-    return {"recipe": cfg.recipe, "recipe_notes": "; then ".join(p.notes for p in plans),
+    return {"recipe": recipe.name, "recipe_notes": "; then ".join(p.notes for p in plans),
             "train_pairs": sum(p.num_pairs() for p in plans), "pairs_trained": rows,
             "batches": sum(s["batches"] for s in done), "steps": offset,
             "real_tokens_per_pair": round(sum(s["real_tokens"] for s in done) / max(rows, 1), 2),
             "padded_tokens_per_pair": round(sum(s["padded_tokens"] for s in done) / max(rows, 1), 2),
             "train_seconds": round(seconds, 2),
             "pairs_per_second": round(rows / seconds, 2) if seconds else None,
-            "train_loss": done[-1]["train_loss"], "loss_history": history, "stages": done,
-            "frozen_token_embeddings": plans[-1].freeze_token_embeddings, "dropout": plans[-1].dropout}
+            "train_loss": done[-1]["train_loss"], "loss_history": history, "stages": done}
