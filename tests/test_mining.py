@@ -28,7 +28,8 @@ def test_every_rule():
         ("poverty", "prison", 0.01, "curated_pair"),
     }
     assert rep.counts == {"name~description": 1, "name~description_more": 2, "description~curated": 2,
-                          "name~alternative": 1, "curated_pair": 1}
+                          "name~alternative": 1, "curated_pair": 1, "topic~member": 0, "peer_group": 0,
+                          "same_topic": 0, "sibling_topics": 0}
     assert set(df.loc[df.source != "curated_pair", "dcid"]) == {"X"}
 
 
@@ -69,3 +70,34 @@ def test_same_label_duplicate_is_not_a_conflict():
     a = StatVar("A", "jobless rate", ["unemployment rate"], [], [], [])
     df, rep = mine_pairs(cat([a], [("unemployment rate", "jobless rate", 0.95)]))
     assert len(df) == 1 and rep.conflicts == [] and rep.duplicates == 1
+
+
+def test_relation_pairs_from_the_hierarchy():
+    from svtune.topics import Topic, restrict
+    svs = [StatVar(d, f"Name {d}", [f"desc {d}"], [], [], []) for d in ("M", "F", "P", "Q", "R")]
+    c = cat(svs, [("name m", "something", 0.01)])
+    c.hierarchy = restrict({
+        "dc/topic/T": Topic("dc/topic/T", "Topic T", members=["P", "Q", "dc/svpg/G", "dc/topic/S1", "dc/topic/S2"]),
+        "dc/svpg/G": Topic("dc/svpg/G", "Group G", "StatVarPeerGroup", members=["M", "F"]),
+        "dc/topic/S1": Topic("dc/topic/S1", "Sub one", members=["R"]),
+        "dc/topic/S2": Topic("dc/topic/S2", "Sub two", members=["R", "Unknown_StatVar"]),
+    }, {"M", "F", "P", "Q", "R"})
+    df, rep = mine_pairs(c)
+    r = rows(df)
+    assert ("Name M", "Name F", 0.5, "peer_group") in r
+    assert ("Name P", "Name Q", 0.4, "same_topic") in r
+    assert ("Sub one", "Sub two", 0.4, "sibling_topics") in r
+    assert {("Topic T", f"Name {d}", 0.7, "topic~member") for d in "PQMF"} <= r      # peer-group members too
+    assert ("Topic T", "Sub one", 0.7, "topic~member") in r and ("Sub one", "Name R", 0.7, "topic~member") in r
+    assert rep.counts["topic~member"] == 8 and rep.counts["peer_group"] == 1
+    assert set(df.loc[df.source.isin(["peer_group", "same_topic", "topic~member", "sibling_topics"]), "dcid"]) == {""}
+    assert c.hierarchy.unknown_members == 1
+
+
+def test_relation_pairs_never_replace_a_mined_pair():
+    from svtune.topics import Topic, restrict
+    a, b = StatVar("A", "Alpha", ["Beta"], [], [], []), StatVar("B", "Beta", [], [], [], [])
+    c = cat([a, b])
+    c.hierarchy = restrict({"dc/svpg/G": Topic("dc/svpg/G", "G", "StatVarPeerGroup", members=["A", "B"])}, {"A", "B"})
+    df, rep = mine_pairs(c)
+    assert rows(df) == {("Alpha", "Beta", 0.95, "name~description")} and rep.duplicates == 1

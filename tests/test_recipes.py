@@ -39,17 +39,49 @@ def test_anchor_pairs_join_different_statvars_and_keep_the_models_cosine(model):
 
 
 def test_knobs_reach_the_losses(model):
-    (plan,) = plans(model, mnrl_scale=33.0, anchor_fraction=2.0, mined_fraction=1.0)   # scored_epochs 0: one stage
+    (plan,) = plans(model, mnrl_scale=33.0, anchor_fraction=2.0, mined_fraction=1.0, one_pass=False)
     assert plan.losses["positives"].scale == 33.0
     assert (plan.epochs, plan.learning_rate, plan.batch_size) == (2, 1e-4, 16)
     curated_rows, mined_rows = 2 * 16, 4           # curated pairs repeated x16; every mined pair
     anchors = len(plan.datasets["scored"]) - curated_rows - mined_rows
-    assert 0 < anchors <= 8                        # up to 2 per mined pair; same-StatVar draws dropped
-    assert "anchor pairs" in plan.notes and "scale 33" in plan.notes
-    (bare,) = plans(model, anchor_fraction=0.0, mined_fraction=0.0)
+    assert anchors == 7                            # up to 2 per mined pair; same-StatVar draws dropped
+    assert "7 anchor" in plan.notes and "scale 33" in plan.notes
+    (bare,) = plans(model, anchor_fraction=0.0, mined_fraction=0.0, one_pass=False)
     assert len(bare.datasets["scored"]) == curated_rows
     assert [set(p.datasets) for p in plans(model, "mnrl")] == [{"positives"}]
-    assert type(plans(model, "cosent")[0].losses["scored"]).__name__ == "CoSENTLoss"
+    assert type(plans(model, "cosent")[0].losses.scored).__name__ == "CoSENTLoss"
+
+
+def test_one_pass_labels_each_row_for_both_losses(model):
+    synonym = pd.DataFrame({"sentence_1": ["black americans"], "sentence_2": ["african americans"], "score": [1.0],
+                            "source": ["curated_pair"], "dcid": [""]})
+    pairs = pd.concat([PAIRS, synonym], ignore_index=True)
+    (plan,) = make_config(size="tiny", overrides={"mined_fraction": 0.5, "mnrl_scale": 33.0}).hp.plans(pairs, model, 0)
+    rows = plan.datasets.to_pandas()
+    score, positive, scored = (rows["label"].map(lambda v: v[i]) for i in range(3))
+    assert plan.losses.in_batch.scale == 33.0 and type(plan.losses.scored).__name__ == "CosineSimilarityLoss"
+    assert len(rows) == 3 * 16 + 2 + 2            # curated x16 and half the mined pairs scored; the other half in-batch only
+    assert positive.sum() == 4 + 1                # every mined pair once, the curated synonym once (not 16 times)
+    assert ((positive == 1) & (scored == 0)).sum() == 2 and (score[positive == 1] >= 0.8).all()
+    assert scored.sum() == 3 * 16 + 2
+
+
+def test_one_pass_loss_is_the_sum_of_the_two_losses_on_one_encoding(model):
+    import torch
+    from sentence_transformers.sentence_transformer import losses
+    from svtune.losses import InBatchAndScored
+    mnrl, cosine = losses.MultipleNegativesRankingLoss(model, scale=20.0), losses.CosineSimilarityLoss(model)
+    a, b = ["poverty", "income", "women", "wheat farm"], ["poor people", "household earnings", "female", "farm"]
+    features = [model.tokenize(a), model.tokenize(b)]
+    labels = torch.tensor([[0.9, 1, 1], [0.9, 1, 0], [0.2, 0, 1], [0.9, 1, 1]])
+    torch.manual_seed(0)
+    model.eval()
+    got = InBatchAndScored(model, mnrl, cosine)(features, labels)
+    emb = [model(f)["sentence_embedding"] for f in [model.tokenize(a), model.tokenize(b)]]
+    scored, positive = labels[:, 2] > 0, labels[:, 1] > 0
+    want = (cosine.compute_loss_from_embeddings([e[scored] for e in emb], labels[scored, 0])
+            + mnrl.compute_loss_from_embeddings([e[positive] for e in emb], None))
+    assert torch.isclose(got, want, atol=1e-5)
 
 
 def test_seed_is_one_cosine_stage_on_random_batches(model):

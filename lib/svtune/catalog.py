@@ -4,10 +4,15 @@
     <data_dir>/autogen_input/<size>/*.csv same columns; included for that size (medium also takes small)
     <data_dir>/alternatives/*.csv         dcid,Alternatives  (joined to the catalog by dcid)
     <data_dir>/finetuning/sentence_pairs.csv  sentence_1,sentence_2,score
+    <data_dir>/topics/*.json|*.csv        optional topic hierarchy (topics.py)
 
 Every problem stops with a DataError naming file, line and column, except an
 alternatives dcid that is not in the catalog: that is warned about and counted.
-Input files are only ever read.
+A dcid defined twice with the same Name and Description is kept once; defined twice
+with different text it is an error naming both places (which one is right is the
+curator's call, not ours). Topics that reach the catalog's StatVars become catalog
+items too (their name and alternatives are searchable, as in Data Commons' index);
+peer groups only relate StatVars. Input files are only ever read.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .csvio import DataError, glob_files, parse_score, read_rows, split_list
+from .topics import TOPIC, Hierarchy, read_topics, restrict
 
 CATALOG_COLUMNS = ["dcid", "Name", "Description", "Override_Alternatives", "Curated_Alternatives"]
 CATALOG_REQUIRED = ["dcid", "Name", "Description"]
@@ -36,7 +42,9 @@ class StatVar:
     curated_alternatives: list[str]
     other_alternatives: list[str] = field(default_factory=list)  # from alternatives/*.csv
     file: str = ""
+    line: int | None = None
     autogen: bool = False
+    topic: bool = False      # a Data Commons topic: searchable like a StatVar, and a group of them
 
     def sentences(self) -> list[str]:
         """Every text that describes this StatVar (what a search index holds), deduplicated."""
@@ -65,6 +73,15 @@ class Catalog:
     files: list[Path]
     warnings: list[str] = field(default_factory=list)
     unknown_alternative_dcids: int = 0
+    hierarchy: Hierarchy | None = None
+
+    @property
+    def num_statvars(self) -> int:
+        return sum(1 for sv in self.statvars.values() if not sv.topic)
+
+    @property
+    def num_topics(self) -> int:
+        return sum(1 for sv in self.statvars.values() if sv.topic)
 
     def sha256(self) -> dict[str, str]:
         """sha256 of every input file read, for the run's config.json."""
@@ -91,9 +108,15 @@ def _read_statvars(path: Path, autogen: bool, out: dict[str, StatVar], notes: li
             raise DataError(f"StatVar {dcid} has no text at all (Name, Description and alternatives "
                             "are all empty)", path, row.line, "Name")
         if dcid in out:
-            notes.append(f"{path}, line {row.line}: duplicate dcid {dcid} (first seen in {out[dcid].file}); kept the first")
+            first = out[dcid]
+            if (first.name, first.descriptions) != (name, descs):
+                what = "Name" if first.name != name else "Description"
+                raise DataError(f"dcid {dcid} is defined again with a different {what} ({name or descs!r}); "
+                                f"first at {first.file}, line {first.line} ({first.name or first.descriptions!r}): "
+                                "keep one definition", path, row.line, what)
+            notes.append(f"{path}, line {row.line}: dcid {dcid} repeats {first.file}, line {first.line}; kept once")
             continue
-        out[dcid] = StatVar(dcid, name, descs, overrides, alts, file=str(path), autogen=autogen)
+        out[dcid] = StatVar(dcid, name, descs, overrides, alts, file=str(path), line=row.line, autogen=autogen)
 
 
 def load_catalog(data_dir: Path | str, size: str = "small", max_statvars: int | None = None,
@@ -136,10 +159,31 @@ def load_catalog(data_dir: Path | str, size: str = "small", max_statvars: int | 
     pairs_file = data_dir / "finetuning" / "sentence_pairs.csv"
     pairs = read_sentence_pairs(pairs_file)
     files.append(pairs_file)
+    hierarchy = _add_topics(data_dir / "topics", statvars, files, notes)
     if warn:
         for n in notes:
             warnings.warn(n, stacklevel=2)
-    return Catalog(statvars, pairs, files, notes, unknown)
+    return Catalog(statvars, pairs, files, notes, unknown, hierarchy)
+
+
+def _add_topics(folder: Path, statvars: dict[str, StatVar], files: list[Path], notes: list[str]) -> Hierarchy | None:
+    """Read the topic hierarchy if there is one; its topics that reach the catalog become items."""
+    topic_files = glob_files(folder, "*.json") + glob_files(folder, "*.csv")
+    if not topic_files:
+        return None
+    files.extend(topic_files)
+    hierarchy = restrict(read_topics(folder, notes), {d for d, sv in statvars.items() if not sv.topic})
+    for t in hierarchy.topics.values():
+        if t.kind != TOPIC:
+            continue
+        sv = statvars.get(t.dcid)
+        if sv is None:
+            statvars[t.dcid] = StatVar(t.dcid, t.name, [], [], list(t.alternatives), file=t.file, line=t.line,
+                                       topic=True)
+        else:   # a catalog row for the topic keeps its texts and gains the hierarchy's
+            sv.topic = True
+            sv.curated_alternatives += [a for a in [t.name, *t.alternatives] if a not in sv.sentences()]
+    return hierarchy   # members outside this catalog are routine (one hierarchy, several sizes): counted only
 
 
 def read_sentence_pairs(path: Path | str) -> list[CuratedPair]:

@@ -40,6 +40,7 @@ class RunConfig:
     max_steps: int | None = None       # stop each stage after this many steps (None: whole epochs)
     precision: str = "auto"            # auto (bf16 where it measures faster) | fp32 | bf16
     eval_dir: str = ""                 # held-out queries.csv/pairs.csv; "": <data_dir>/eval, else data/eval
+    teacher: str = ""                  # a model that grades pairs for the recipe's teacher knobs (teacher.py)
     report_queries: str = ""           # queries for rank_diff.html; "": the held-out queries
     overrides: dict = field(default_factory=dict)   # recipe knob -> value
     hp: recipes.Recipe = field(default=None, repr=False)   # filled by make_config
@@ -107,6 +108,9 @@ def make_config(**params) -> RunConfig:
     else:
         smoke = {}
     cfg.hp = recipe.with_overrides({**smoke, **lifted, **cfg.overrides})
+    if cfg.hp.needs_teacher and not cfg.teacher:
+        raise DataError(f"recipe {cfg.recipe!r} with these knobs learns from a teacher: add -p teacher MODEL "
+                        "(e.g. all-mpnet-base-v2, fetched once with `make teacher`)")
     return cfg
 
 

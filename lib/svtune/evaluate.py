@@ -110,37 +110,45 @@ def collapse_check(model, index: Index, seed: int = 0) -> dict:
             "nonsense_best": best, "nonsense_max": max(best.values())}
 
 
-def eval_files(cfg) -> tuple[Path | None, Path | None]:
-    """Held-out queries and pairs: cfg.eval_dir, else <data_dir>/eval, else the repo's data/eval."""
+def eval_files(cfg) -> tuple[Path | None, Path | None, Path | None]:
+    """Held-out queries, pairs and topic queries: cfg.eval_dir, else <data_dir>/eval, else the repo's data/eval."""
     for folder in ([paths.resolve(cfg.eval_dir)] if cfg.eval_dir else
                    [Path(cfg.data_dir) / "eval", paths.DATA_DIR / "eval"]):
-        q, p = folder / "queries.csv", folder / "pairs.csv"
-        if q.is_file() or p.is_file():
-            return (q if q.is_file() else None), (p if p.is_file() else None)
-    return None, None
+        files = [folder / name for name in ("queries.csv", "pairs.csv", "topic_queries.csv")]
+        if any(f.is_file() for f in files[:2]):
+            return tuple(f if f.is_file() else None for f in files)
+    return None, None, None
 
 
-def evaluate_model(model, index_rows, queries, heldout_pairs, curated_pairs=(), progress=False) -> dict:
-    """All metrics for one model; `details` holds per-query and per-pair results."""
+def evaluate_model(model, index_rows, queries, heldout_pairs, curated_pairs=(), progress=False,
+                   topic_queries=()) -> dict:
+    """All metrics for one model; `details` holds per-query and per-pair results. Topic queries
+    (answered by a topic, topic_queries.csv) are scored apart from the StatVar queries."""
     index = Index(model, index_rows, progress)
     retrieval, qdetails = evaluate_retrieval(index, queries)
     held, hdetails = evaluate_pairs(model, list(heldout_pairs))
     cur, cdetails = evaluate_pairs(model, list(curated_pairs))
-    return {"retrieval": retrieval, "pairs_heldout": held, "pairs_curated": cur,
-            "collapse": collapse_check(model, index),
-            "details": {"queries": qdetails, "pairs_heldout": hdetails, "pairs_curated": cdetails}}
+    out = {"retrieval": retrieval, "pairs_heldout": held, "pairs_curated": cur,
+           "collapse": collapse_check(model, index),
+           "details": {"queries": qdetails, "pairs_heldout": hdetails, "pairs_curated": cdetails}}
+    if topic_queries:
+        out["retrieval_topics"], out["details"]["topic_queries"] = evaluate_retrieval(index, topic_queries)
+    return out
 
 
 def evaluate_run(model, catalog, cfg) -> dict:
     """A run's evaluation: its catalog as the index, the held-out files, the curated pairs."""
     from .catalog import load_catalog
     full = load_catalog(cfg.data_dir, cfg.size, warn=False) if cfg.max_statvars else catalog
-    qfile, pfile = eval_files(cfg)
+    qfile, pfile, tfile = eval_files(cfg)
     queries = read_queries(qfile) if qfile else []
     heldout = read_pairs(pfile) if pfile else []
+    topic_queries = read_queries(tfile) if tfile and full.num_topics else []
     curated = [(p.sentence_1, p.sentence_2, p.score) for p in catalog.pairs]
-    out = evaluate_model(model, index_from_catalog(full), queries, heldout, curated, progress=True)
-    out["files"] = {"queries": str(qfile) if qfile else None, "pairs": str(pfile) if pfile else None}
+    out = evaluate_model(model, index_from_catalog(full), queries, heldout, curated, progress=True,
+                         topic_queries=topic_queries)
+    out["files"] = {"queries": str(qfile) if qfile else None, "pairs": str(pfile) if pfile else None,
+                    "topic_queries": str(tfile) if topic_queries else None}
     out["names"] = names_from_catalog(full)
     return out
 

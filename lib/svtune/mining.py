@@ -7,11 +7,21 @@ only alternatives, like Data Commons' SDG topics, anchors on its first alternati
   description~curated      first Description ~ each curated/override alt 0.95
   name~alternative         Name ~ each LLM/other alternative             0.85
   curated_pair             every curated sentence pair, its own score
+With a topic hierarchy (topics.py), graded relations between different items, each text
+being an item's name (labels and why: data/README.md, measured in docs/experiments.md):
+  topic~member             topic name ~ each member StatVar (also through its peer groups)
+                           and each sub-topic                                        0.7
+  peer_group               two StatVars of one peer group ("Population: Male" ~ "...: Female") 0.5
+  same_topic               two StatVars directly under one topic                     0.4
+  sibling_topics           two sub-topics of one topic                               0.4
+Within a group, each member is paired with its next RELATION_NEIGHBOURS members (list
+order), so a topic of n members gives at most 3n pairs, not n^2/2.
 
 Texts are stripped; empty texts and self-pairs (case-insensitive) are dropped;
 (A,B) and (B,A) are one pair. When one pair gets different labels, a curated
 sentence pair wins over a mined one (counted as a conflict and reported); among
-mined rules the first rule wins.
+mined rules the first rule wins, and relation pairs never replace another rule's pair.
+Relation and curated pairs carry no dcid: they join two items, not texts of one.
 """
 
 from __future__ import annotations
@@ -27,8 +37,16 @@ SCORE_NAME_MORE_DESCRIPTIONS = 0.90
 SCORE_DESCRIPTION_CURATED = 0.95
 SCORE_NAME_ALTERNATIVE = 0.85
 
+SCORE_TOPIC_MEMBER = 0.7
+SCORE_PEER_GROUP = 0.5
+SCORE_SAME_TOPIC = 0.4
+SCORE_SIBLING_TOPICS = 0.4
+RELATION_NEIGHBOURS = 3
+
+RELATIONS = {"topic~member": SCORE_TOPIC_MEMBER, "peer_group": SCORE_PEER_GROUP,
+             "same_topic": SCORE_SAME_TOPIC, "sibling_topics": SCORE_SIBLING_TOPICS}
 SOURCES = ["name~description", "name~description_more", "description~curated",
-           "name~alternative", "curated_pair"]
+           "name~alternative", "curated_pair", *RELATIONS]
 PAIR_COLUMNS = ["sentence_1", "sentence_2", "score", "source", "dcid"]
 
 
@@ -64,6 +82,42 @@ def _candidates(catalog: Catalog):
             yield name, alt, SCORE_NAME_ALTERNATIVE, "name~alternative", sv.dcid
     for p in catalog.pairs:
         yield p.sentence_1, p.sentence_2, p.score, "curated_pair", ""
+    yield from _relations(catalog)
+
+
+def _chain(items: list[str]):
+    """Each item with its next RELATION_NEIGHBOURS items: linear in the group's size."""
+    for i, a in enumerate(items):
+        for b in items[i + 1:i + 1 + RELATION_NEIGHBOURS]:
+            yield a, b
+
+
+def _relations(catalog: Catalog):
+    """Graded pairs between different items, from the topic hierarchy."""
+    h = catalog.hierarchy
+    if h is None:
+        return
+
+    def text(dcid: str) -> str:
+        sv = catalog.statvars.get(dcid)
+        if sv is not None:
+            return sv.name or (sv.descriptions[0] if sv.descriptions else "")
+        return h.topics[dcid].name if dcid in h.topics else ""
+
+    for t in h.topics.values():
+        if t.kind == "StatVarPeerGroup":
+            for a, b in _chain([m for m in t.members if m in catalog.statvars]):
+                yield text(a), text(b), SCORE_PEER_GROUP, "peer_group", ""
+            continue
+        subtopics = [m for m in t.members if m in h.topics and h.topics[m].kind == "Topic"]
+        direct = [m for m in t.members if m not in h.topics]
+        grouped = [s for m in t.members if m in h.topics and h.topics[m].kind != "Topic" for s in h.topics[m].members]
+        for m in dict.fromkeys(direct + grouped + subtopics):
+            yield text(t.dcid), text(m), SCORE_TOPIC_MEMBER, "topic~member", ""
+        for a, b in _chain(direct):
+            yield text(a), text(b), SCORE_SAME_TOPIC, "same_topic", ""
+        for a, b in _chain(subtopics):
+            yield text(a), text(b), SCORE_SIBLING_TOPICS, "sibling_topics", ""
 
 
 def text_key(text: str) -> str:
@@ -104,7 +158,7 @@ def mine_pairs(catalog: Catalog) -> tuple[pd.DataFrame, MiningReport]:
             kept[key] = [s1, s2, score, source, dcid]
             continue
         report.duplicates += 1
-        if old[2] == score:
+        if old[2] == score or source in RELATIONS:
             continue
         if source == "curated_pair" and old[3] != "curated_pair":
             report.conflicts.append({"sentence_1": s1, "sentence_2": s2, "mined_score": old[2],

@@ -27,9 +27,16 @@ import numpy as np
 import pandas as pd
 
 from .csvio import DataError
-from .mining import text_dcids
+from .mining import RELATIONS, text_dcids
 
 POSITIVE_MIN_SCORE = 0.8   # pairs at or above this label are positives for in-batch negatives
+TEACHER_NEIGHBOURS = "teacher~neighbour"   # teacher.NEIGHBOUR_SOURCE (teacher.py imports torch-heavy modules)
+
+
+def positives(pairs: pd.DataFrame) -> pd.Series:
+    """Rows that are two texts of one thing (mined or curated synonyms): in-batch positives.
+    Relation and teacher pairs join different things, whatever their label."""
+    return (pairs["score"] >= POSITIVE_MIN_SCORE) & ~pairs["source"].isin([*RELATIONS, TEACHER_NEIGHBOURS])
 
 
 def knob(default, help: str, lo: float | None = None, hi: float | None = None, whole: bool = False,
@@ -95,6 +102,10 @@ class Recipe:
     def values(self) -> dict:
         return asdict(self)
 
+    @property
+    def needs_teacher(self) -> bool:
+        return False
+
     def plans(self, pairs: pd.DataFrame, model, seed: int) -> list[Plan]:
         raise NotImplementedError
 
@@ -137,13 +148,13 @@ def _scored(pairs: pd.DataFrame):
                               "score": pairs["score"].astype(float).tolist()})
 
 
-def _sampler(pairs: pd.DataFrame, model, grouped: bool):
+def _sampler(pairs: pd.DataFrame, model, grouped: bool, guard_labelled: bool = False):
     """Length-grouped batches with no two rows of one StatVar or text, or the library's random ones."""
     if not grouped:
         return "batch_sampler"
     from .models import token_counter
     from .sampling import GroupedBatchSampler
-    return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs),
+    return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs), guard_labelled=guard_labelled,
                              length_fn=token_counter(model.tokenizer, model.max_seq_length))
 
 
@@ -197,11 +208,27 @@ class InBatch(Recipe):
     scored_epochs: float = knob(0.0, "epochs of a second stage of scored pairs alone (0: none)", lo=0, hi=100)
     scored_learning_rate: float = knob(2e-5, "that stage's learning rate", hi=1, positive=True)
     scored_batch_size: int = knob(64, "that stage's batch size", lo=1, whole=True)
+    relations: bool = knob(True, "train on the topic hierarchy's relation pairs (mining.py), when there is one")
+    topic_member_label: float = knob(0.7, "label of topic name ~ member pairs", lo=0, hi=1)
+    peer_group_label: float = knob(0.5, "label of two StatVars of one peer group", lo=0, hi=1)
+    same_topic_label: float = knob(0.4, "label of two StatVars under one topic", lo=0, hi=1)
+    sibling_label: float = knob(0.4, "label of two sub-topics of one topic", lo=0, hi=1)
+    teacher_neighbours: int = knob(0, "teacher-graded pairs of each item with its nearest other items "
+                                      "(needs -p teacher)", lo=0, hi=100, whole=True)
+    teacher_labels: str = knob("none", "pairs whose label the teacher gives instead of the rules (needs -p teacher)",
+                               choices=("none", "relations", "mined", "all"))
+    # Two datasets (one per loss) encode each mined pair twice per epoch; one pass encodes it once.
+    one_pass: bool = knob(True, "both losses on one dataset, each text encoded once per step "
+                                "(losses.py; not with hard_negatives)")
+
+    @property
+    def needs_teacher(self) -> bool:
+        return self.teacher_neighbours > 0 or self.teacher_labels != "none"
 
     def _positives(self, pairs: pd.DataFrame, model):
         """The positive pairs, with mined hard negatives per pair when asked for."""
         from datasets import Dataset
-        pos = pairs[pairs["score"] >= POSITIVE_MIN_SCORE]
+        pos = pairs[positives(pairs)]
         columns = {"anchor": pos["sentence_1"].tolist(), "positive": pos["sentence_2"].tolist()}
         k = self.hard_negatives
         if k < 1:
@@ -214,40 +241,89 @@ class InBatch(Recipe):
             columns[f"negative_{j + 1}"] = [n[j] for n in negatives]
         return Dataset.from_dict(columns), f"; {k} mined hard negative(s) per positive"
 
+    def _relations(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """The hierarchy's relation pairs with this recipe's labels (or the teacher's)."""
+        rel = pairs[pairs["source"].isin(RELATIONS)]
+        if not self.relations or rel.empty:
+            return rel.iloc[:0]
+        if self.teacher_labels in ("relations", "all"):
+            return rel.assign(score=rel["teacher"])
+        labels = {"topic~member": self.topic_member_label, "peer_group": self.peer_group_label,
+                  "same_topic": self.same_topic_label, "sibling_topics": self.sibling_label}
+        return rel.assign(score=rel["source"].map(labels).astype(float))
+
     def _scored_pairs(self, pairs: pd.DataFrame, model, seed: int) -> tuple[pd.DataFrame, str]:
-        """Curated pairs x curated_repeat, mined_fraction of the mined pairs, anchor pairs."""
-        curated = pairs[pairs["source"] == "curated_pair"]
-        mined = pairs[pairs["source"] != "curated_pair"]
-        anchors = anchor_pairs(pairs, model, int(len(mined) * self.anchor_fraction), seed)
+        """Curated pairs x curated_repeat, mined_fraction of the mined pairs, anchor, relation and
+        teacher-neighbour pairs."""
+        source = pairs["source"]
+        curated = pairs[source == "curated_pair"]
+        mined = pairs[~source.isin(["curated_pair", TEACHER_NEIGHBOURS, *RELATIONS])]
+        anchors = anchor_pairs(mined, model, int(len(mined) * self.anchor_fraction), seed)
         mined = mined.sample(frac=self.mined_fraction, random_state=seed)
-        scored = pd.concat([curated] * self.curated_repeat + [mined, anchors], ignore_index=True)
-        return scored, (f"{len(curated)} curated pairs x{self.curated_repeat}, {len(mined)} mined and "
-                        f"{len(anchors)} anchor pairs scored")
+        if self.teacher_labels in ("mined", "all"):
+            mined = mined.assign(score=mined["teacher"])
+        relations = self._relations(pairs)
+        neighbours = pairs[source == TEACHER_NEIGHBOURS] if self.teacher_neighbours else pairs.iloc[:0]
+        scored = pd.concat([curated] * self.curated_repeat + [mined, anchors, relations, neighbours],
+                           ignore_index=True)
+        return scored, (f"{len(curated)} curated pairs x{self.curated_repeat}, {len(mined)} mined, "
+                        f"{len(anchors)} anchor, {len(relations)} relation and {len(neighbours)} teacher pairs")
+
+    def _one_pass(self, pairs: pd.DataFrame, model, seed: int, in_batch) -> Plan:
+        """One dataset: every scored pair (curated x repeat, mined, anchors) and every positive,
+        each row labelled [score, is an in-batch positive, is in the scored loss]."""
+        from datasets import Dataset
+
+        from .losses import InBatchAndScored
+        scored, what = self._scored_pairs(pairs, model, seed)
+        scored = scored.assign(positive=0.0, in_scored=1.0)
+        positive = positives(pairs)
+        # Each positive once in the in-batch loss: flag a positive's first row in `scored`, add the
+        # ones not sampled into it (mined_fraction < 1) as in-batch-only rows.
+        key = pd.Series(list(zip(scored["sentence_1"], scored["sentence_2"])), index=scored.index)
+        pos_keys = set(zip(pairs.loc[positive, "sentence_1"], pairs.loc[positive, "sentence_2"]))
+        scored.loc[~key.duplicated() & key.isin(pos_keys), "positive"] = 1.0
+        in_scored = set(key)
+        missing = pairs[positive.to_numpy() & np.array([k not in in_scored for k in zip(pairs["sentence_1"], pairs["sentence_2"])])]
+        rows = pd.concat([scored, missing.assign(positive=1.0, in_scored=0.0)], ignore_index=True)
+        data = Dataset.from_dict({"sentence_1": rows["sentence_1"].tolist(), "sentence_2": rows["sentence_2"].tolist(),
+                                  "label": rows[["score", "positive", "in_scored"]].astype(float).values.tolist()})
+        loss = InBatchAndScored(model, in_batch, _loss(self.scored_loss, model))
+        notes = (f"one pass: symmetric MNRL on {int(rows.positive.sum())} positives (no same-StatVar negatives) + "
+                 f"{type(loss.scored).__name__} on {what} (MNRL scale {self.mnrl_scale:g})")
+        return self._plan(data, loss, _sampler(pairs, model, self.length_grouped, guard_labelled=True), notes,
+                          name="in-batch negatives + scored pairs")
 
     def plans(self, pairs: pd.DataFrame, model, seed: int) -> list[Plan]:
         from sentence_transformers.sentence_transformer import losses
+        in_batch = losses.MultipleNegativesRankingLoss(
+            model, scale=self.mnrl_scale, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")
+        has_curated = (pairs["source"] == "curated_pair").sum() >= 2
+        if self.one_pass and self.scored_loss != "none" and self.hard_negatives == 0 and has_curated:
+            return [self._one_pass(pairs, model, seed, in_batch), *self._scored_stage(pairs, model, seed)]
         positives, mined = self._positives(pairs, model)
         notes = "symmetric MNRL on positives (no same-StatVar negatives)" + mined
         datasets = {"positives": positives}
         # Symmetric: each anchor against every positive in the batch, and back.
-        objectives = {"positives": losses.MultipleNegativesRankingLoss(
-            model, scale=self.mnrl_scale, directions=("query_to_doc", "doc_to_query"),
-            partition_mode="per_direction")}
+        objectives = {"positives": in_batch}
         sampler = _sampler(pairs, model, self.length_grouped)
-        if self.scored_loss != "none" and (pairs["source"] == "curated_pair").sum() >= 2:
+        if self.scored_loss != "none" and has_curated:
             scored, what = self._scored_pairs(pairs, model, seed)
             datasets["scored"], objectives["scored"] = _scored(scored), _loss(self.scored_loss, model)
             notes += f" + {type(objectives['scored']).__name__}: {what}"
-        out = [self._plan(datasets, objectives, sampler, f"{notes} (MNRL scale {self.mnrl_scale:g})",
-                          name="in-batch negatives")]
-        if self.scored_epochs:
-            scored, what = self._scored_pairs(pairs, model, seed)
-            loss = _loss("cosine" if self.scored_loss == "none" else self.scored_loss, model)
-            out.append(self._plan({"scored": _scored(scored)}, {"scored": loss}, sampler,
-                                  f"{type(loss).__name__}: {what}", epochs=self.scored_epochs,
-                                  learning_rate=self.scored_learning_rate, batch_size=self.scored_batch_size,
-                                  name="scored pairs"))
-        return out
+        return [self._plan(datasets, objectives, sampler, f"{notes} (MNRL scale {self.mnrl_scale:g})",
+                           name="in-batch negatives"), *self._scored_stage(pairs, model, seed)]
+
+    def _scored_stage(self, pairs: pd.DataFrame, model, seed: int) -> list[Plan]:
+        """The optional second stage: the scored pairs alone (none when scored_epochs is 0)."""
+        if not self.scored_epochs:
+            return []
+        scored, what = self._scored_pairs(pairs, model, seed)
+        loss = _loss("cosine" if self.scored_loss == "none" else self.scored_loss, model)
+        return [self._plan({"scored": _scored(scored)}, {"scored": loss}, _sampler(pairs, model, self.length_grouped),
+                           f"{type(loss).__name__}: {what}", epochs=self.scored_epochs,
+                           learning_rate=self.scored_learning_rate, batch_size=self.scored_batch_size,
+                           name="scored pairs")]
 
 
 SEED = Cosine(

@@ -157,13 +157,15 @@ def check_inputs(params: dict) -> RunConfig:
     from .formats import read_pairs, read_queries
     cfg = make_config(**{k: v for k, v in params.items() if k != "run_dir"})
     load_catalog(cfg.data_dir, cfg.size, cfg.max_statvars, warn=False)
-    queries, pairs = eval_files(cfg)
-    for path, read in ((queries, read_queries), (pairs, read_pairs)):
+    queries, pairs, topic_queries = eval_files(cfg)
+    for path, read in ((queries, read_queries), (pairs, read_pairs), (topic_queries, read_queries)):
         if path:
             read(path)
     if cfg.report_queries:
         read_queries(paths.resolve(cfg.report_queries))
     resolve_base_model(cfg.base_model)
+    if cfg.teacher:
+        resolve_base_model(cfg.teacher)
     return cfg
 
 
@@ -213,7 +215,10 @@ class Run:
             print("warning:", w.message)
         self.pairs, self.report = mine_pairs(self.catalog)
         self.pairs.to_csv(self.dir / "pairs.csv", index=False)
-        self.metrics["data"] = {"statvars": len(self.catalog.statvars),
+        h = self.catalog.hierarchy
+        self.metrics["data"] = {"statvars": self.catalog.num_statvars, "topics": self.catalog.num_topics,
+                                "peer_groups": sum(t.kind != "Topic" for t in h.topics.values()) if h else 0,
+                                "topic_members_outside_catalog": h.unknown_members if h else 0,
                                 "pairs": len(self.pairs), "pairs_per_source": self.report.counts,
                                 "duplicates": self.report.duplicates,
                                 "self_pairs_dropped": self.report.dropped_self_pairs,
@@ -251,6 +256,8 @@ class Run:
             self.load_data()
         model = self._model()
         hp = self.cfg.hp
+        if self.cfg.teacher and "teacher" not in self.pairs:
+            self.grade_with_teacher()
         plans = hp.plans(self.pairs, model, self.cfg.seed)
         model.svtune_fingerprint = None   # its weights are about to change: nothing of it may be cached
         scratch = self.dir / ".trainer"   # the Trainer wants an output_dir; nothing is kept there
@@ -266,6 +273,20 @@ class Run:
         model.svtune_fingerprint = f"{fingerprint(self.dir / 'model')}:{model.max_seq_length}"
         self.metrics["train"] = stats
         return stats
+
+    def grade_with_teacher(self) -> dict:
+        """The teacher's calibrated label on every pair, plus its neighbour pairs (teacher.py);
+        pairs.csv is saved again with them."""
+        from .teacher import annotate
+        print(f"grading pairs with the teacher {self.cfg.teacher} ...", flush=True)
+        start = time.perf_counter()
+        teacher = load_model(self.cfg.teacher, self.device)
+        self.pairs, info = annotate(teacher, self.catalog, self.pairs, getattr(self.cfg.hp, "teacher_neighbours", 0))
+        _, info["model"] = resolve_base_model(self.cfg.teacher)
+        info["seconds"] = round(time.perf_counter() - start, 1)
+        self.pairs.to_csv(self.dir / "pairs.csv", index=False)
+        self.metrics["teacher"] = info
+        return info
 
     def write_report(self) -> Path:
         """rank_diff.html: base vs tuned top-10 for the held-out queries (or cfg.report_queries)."""

@@ -6,7 +6,8 @@ the model to push apart sentences that mean the same thing, so a batch never hol
 two rows that share a text or a dcid. Rows are also grouped by length inside
 shuffled pools, which cuts the padding that random batches carry (most catalog
 texts are short, a few are long). Scored datasets (with a label column) get the
-length grouping only: their losses do not use in-batch negatives.
+length grouping only, as their losses do not use in-batch negatives, unless
+`guard_labelled` says their rows feed in-batch negatives too (losses.InBatchAndScored).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ POOL_BATCHES = 64  # length-sort inside pools of this many batches: grouped, yet
 class GroupedBatchSampler(DefaultBatchSampler):
     def __init__(self, dataset, batch_size: int, drop_last: bool, valid_label_columns=None,
                  generator=None, seed: int = 0, text_dcids: dict[str, set[str]] | None = None,
-                 group_by_length: bool = True, no_duplicates: bool = True,
+                 group_by_length: bool = True, no_duplicates: bool = True, guard_labelled: bool = False,
                  length_fn: Callable[[list[str]], list[int]] | None = None):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last,
                          valid_label_columns=valid_label_columns, generator=generator, seed=seed)
@@ -44,7 +45,7 @@ class GroupedBatchSampler(DefaultBatchSampler):
         self.group_by_length = group_by_length
         self._cache: tuple[int, list[list[int]]] | None = None
         self.keys: list[frozenset] | None = None
-        if no_duplicates and not labels:
+        if no_duplicates and (guard_labelled or not labels):
             text_dcids = text_dcids or {}
             keys = []
             for i in range(self.n):
