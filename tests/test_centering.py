@@ -26,13 +26,14 @@ def mean_pair_cosine(emb: np.ndarray) -> float:
 def test_centering_matches_the_formula_and_survives_save_and_load(tiny_model_dir, tmp_path):
     model = load(tiny_model_dir)
     raw = model.encode(CATALOG, normalize_embeddings=True)
-    info = center_model(model, CATALOG, 0.5)
+    info, predicted = center_model(model, CATALOG, 0.5)
     assert info["fraction"] == 0.5 and info["texts"] == len(CATALOG)
     assert np.isclose(info["mean_norm"], np.linalg.norm(raw.mean(0)), atol=1e-4)
     expected = raw - 0.5 * raw.mean(0)
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     got = model.encode(CATALOG)                     # no normalize flag: the model itself normalises
     assert np.allclose(got, expected, atol=1e-5)
+    assert np.allclose(predicted, got, atol=1e-5)   # what the run caches instead of encoding again
     assert mean_pair_cosine(got) < mean_pair_cosine(raw)   # the shared direction is gone
 
     model.save(str(tmp_path / "centred"))
@@ -44,7 +45,7 @@ def test_centering_matches_the_formula_and_survives_save_and_load(tiny_model_dir
 def test_full_centering_removes_the_mean_and_zero_is_a_no_op(tiny_model_dir):
     model = load(tiny_model_dir)
     before = model.encode(CATALOG, normalize_embeddings=True)
-    assert center_model(model, CATALOG, 0.0) == {"fraction": 0.0}
+    assert center_model(model, CATALOG, 0.0) == ({"fraction": 0.0}, None)
     assert len(model) == 2 and np.allclose(model.encode(CATALOG, normalize_embeddings=True), before)
     add_centering(model, catalog_mean(model, CATALOG), 1.0)
     # Subtracting the whole mean leaves the centred vectors summing to ~0 before renormalising;

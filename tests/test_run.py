@@ -80,3 +80,84 @@ def test_run_folders_are_unique_and_renamed_in_one_place(tmp_path):
     third = create_run_dir("tiny", "m", runs)            # the failed name is taken too
     assert third.name not in (first.name, second.name)
     assert paths.newest_run(runs) is None                # nothing complete yet
+
+
+def tiny_params(tiny_model_dir, tiny_data, **extra):
+    return dict(data_dir=str(tiny_data), base_model=str(tiny_model_dir), size="small", epochs=3, batch_size=4,
+                learning_rate=5e-3, **extra)
+
+
+def embeddings(folder):
+    from sentence_transformers import SentenceTransformer
+    return SentenceTransformer(str(folder / "model"), device="cpu").encode(["poverty rate", "median income", "women"])
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_to_the_same_model(tiny_model_dir, tiny_data, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import numpy as np
+
+    from svtune import training
+    monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
+    monkeypatch.setattr(training, "CHECKPOINT_SECONDS", 0.0)          # a checkpoint after every step
+    params = tiny_params(tiny_model_dir, tiny_data, overrides={"scored_epochs": 1, "scored_batch_size": 4})
+    whole = Run.start(**params).run_all()
+
+    class CtrlC(training.ConsoleProgress):                               # Ctrl-C during step 5 of stage 1
+        def on_step_begin(self, args, state, control, **kwargs):
+            if self.stage.startswith("in-batch") and state.global_step == 4:
+                os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(training, "ConsoleProgress", CtrlC)
+    run = Run.start(**params)
+    run.load_data()
+    run.evaluate("before")
+    with pytest.raises(KeyboardInterrupt):
+        run.train()
+    assert (run.dir / ".checkpoints" / "stage-0" / "checkpoint-5" / "trainer_state.json").is_file()
+    failed = mark_failed(run.dir, "interrupted (Ctrl-C)")
+    monkeypatch.setattr(training, "ConsoleProgress", CtrlC.__mro__[1])
+    resumed = Run.start(resume=str(failed))
+    folder = resumed.run_all()
+    stages = json.loads((folder / "metrics.json").read_text())["train"]["stages"]
+    assert stages[0]["resumed_from"] == "checkpoint-5" and stages[1]["resumed_from"] is None
+    assert not (folder / ".checkpoints").exists() and not folder.name.startswith(".")
+    np.testing.assert_allclose(embeddings(folder), embeddings(whole), atol=1e-5)
+    with pytest.raises(Exception, match="this run is complete"):
+        Run.start(resume=str(folder))
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_and_two_runs_at_once_both_finish(tiny_model_dir, tiny_data, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        "import json, sys\nfrom svtune import training\nfrom svtune.run import Run\n"
+        "training.CHECKPOINT_SECONDS = 0.0\n"
+        "print(Run.start(**json.loads(sys.argv[1])).run_all())\n")
+    env = {**os.environ, "SVTUNE_OUTPUTS": str(tmp_path / "out")}
+    params = json.dumps(tiny_params(tiny_model_dir, tiny_data, epochs=6))
+    two = [subprocess.Popen([sys.executable, str(driver), params], env=env, stdout=subprocess.PIPE, text=True)
+           for _ in range(2)]                                           # started in the same second
+    finished = [p.communicate(timeout=600)[0].strip().splitlines()[-1] for p in two]
+    assert all(p.returncode == 0 for p in two) and len(set(finished)) == 2
+    victim = subprocess.Popen([sys.executable, str(driver), params], env=env, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((tmp_path / "out" / "runs").glob(".incomplete-*/.checkpoints/stage-0/checkpoint-*/trainer_state.json")):
+        time.sleep(0.05)
+    victim.kill()                                                       # SIGKILL: no chance to clean up
+    victim.wait()
+    (work,) = (tmp_path / "out" / "runs").glob(".incomplete-*")
+    out = subprocess.run([sys.executable, "-c", "import sys; from svtune.run import Run; "
+                          "print(Run.start(resume=sys.argv[1]).run_all())", str(work)],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    from pathlib import Path
+    resumed = Path(out.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(embeddings(resumed), embeddings(Path(finished[0])), atol=1e-5)

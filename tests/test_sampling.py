@@ -46,3 +46,16 @@ def test_scored_datasets_keep_duplicates_and_epochs_differ():
     s.set_epoch(1)
     assert list(s) != first                      # each epoch reshuffles
     assert sum(len(b) for b in s) == 10
+
+
+def test_one_pass_rows_guard_only_the_in_batch_positives():
+    # label = [score, positive, scored] (losses.InBatchAndScored): 12 scored-only copies of one curated
+    # pair may share batches; the 4 positives sharing "poverty" may not.
+    ds = Dataset.from_dict({"sentence_1": ["poverty"] * 4 + ["prison"] * 12,
+                            "sentence_2": [f"poor {i}" for i in range(4)] + ["jail"] * 12,
+                            "label": [[0.95, 1, 1]] * 4 + [[0.01, 0, 1]] * 12})
+    s = GroupedBatchSampler(ds, batch_size=8, drop_last=False, seed=0, guard_labelled=True)
+    batches = list(s)
+    assert sum(len(b) for b in batches) == 16
+    assert all(sum(i < 4 for i in b) <= 1 for b in batches)   # never two "poverty" positives together
+    assert len(batches) <= 5       # the 12 copies fill up batches (guarded, they would need 12+ batches of their own)

@@ -14,7 +14,9 @@ interrupted becomes <name>.failed/ with the reason in its config.json.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import sys
 
 from . import paths
@@ -75,19 +77,54 @@ def main(argv: list[str] | None = None) -> str | None:
     return execute(args.notebook, params, cfg)
 
 
+class ForwardInterrupt:
+    """The notebook's kernel runs in its own session, so a terminal's Ctrl-C reaches only this
+    process. Pass the first one on to the run (which stops after the current step with a
+    checkpoint); a second one stops here at once."""
+
+    def __init__(self, work):
+        self.work, self.sent = work, False
+
+    def __enter__(self):
+        self.previous = signal.signal(signal.SIGINT, self)
+        return self
+
+    def __call__(self, signum, frame):
+        pid = None
+        try:
+            pid = json.loads((self.work / "config.json").read_text()).get("pid")
+        except (OSError, ValueError):
+            pass
+        if self.sent or not pid:
+            raise KeyboardInterrupt
+        self.sent = True
+        print("\ninterrupt: asking the run to stop with a checkpoint (Ctrl-C again to stop at once)",
+              file=sys.stderr, flush=True)
+        os.kill(pid, signal.SIGINT)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
+
+
 def execute(notebook: str, params: dict, cfg) -> str:
-    """Run the notebook into a new run folder; a failure leaves `<name>.failed` with the reason."""
+    """Run the notebook into a new run folder (or the one being resumed); a failure leaves
+    `<name>.failed` with the reason."""
     import papermill as pm
 
-    from .run import create_run_dir, final_dir, mark_failed
-    work = create_run_dir(cfg.size, cfg.base_model)
+    from .run import create_run_dir, final_dir, mark_failed, reopen
+    if cfg.resume:
+        work = reopen(paths.resolve(cfg.resume))
+        params = {**params, "resume": str(work)}
+    else:
+        work = create_run_dir(cfg.size, cfg.base_model)
     executed = work.parent / f"{work.name}.ipynb"   # beside the folder: the folder is renamed when complete
     print(f"running {notebook} -> {final_dir(work)}", flush=True)
     reason = None
     try:
-        pm.execute_notebook(notebook, str(executed), parameters={**params, "run_dir": str(work)},
-                            cwd=str(paths.REPO_ROOT), progress_bar=False,
-                            stdout_file=sys.stdout, stderr_file=sys.stderr)
+        with ForwardInterrupt(work):
+            pm.execute_notebook(notebook, str(executed), parameters={**params, "run_dir": str(work)},
+                                cwd=str(paths.REPO_ROOT), progress_bar=False,
+                                stdout_file=sys.stdout, stderr_file=sys.stderr)
     except KeyboardInterrupt:
         reason = "interrupted (Ctrl-C)"
     except pm.PapermillExecutionError as e:

@@ -1,17 +1,23 @@
-"""Benchmark recipes side by side, in one process, on the same data and machine.
+"""Benchmark recipes side by side, in one process, on the same data and machine, against the
+machine's own limit.
 
     python -m svtune.bench                          # speed: seed vs default, same number of steps
-    python -m svtune.bench --steps 20 -p data_dir ../shared/datacommons
+    python -m svtune.bench --steps 60 -p data_dir ../shared/datacommons
     python -m svtune.bench --full -p data_dir ../shared/datacommons   # train each recipe to the end
     python -m svtune.bench --compare RUN_A RUN_B    # paired bootstrap of two finished runs
 
-Speed mode prints training pairs/s, real vs padded tokens per pair, peak RSS and
-the default/seed ratio. Full mode runs the whole pipeline per recipe (mining,
-before/after evaluation, training, saving) and reports wall time and quality.
-Results are saved as JSON under outputs/bench/ for notebooks/benchmark.ipynb.
-Compare mode resamples the held-out queries and pairs of two runs (a run folder,
-or `RUN:before` for its base model) to say whether a difference is more than noise.
-Runs unchanged on a GPU (device and bf16 are picked per machine).
+Speed mode measures, in the same run, this machine's fp32 and bf16 matmul throughput and the
+model's FLOPs per token (hardware.py), then trains each recipe for the same number of steps and
+prints steady-state training pairs/s (the first STARTUP_STEPS steps excluded), real vs padded
+tokens per pair, and the share of the machine's limit in the precision the recipe ran in:
+limit = GFLOP/s / (FLOPs per token x real tokens per pair). Full mode runs the whole pipeline
+per recipe (mining, before/after evaluation, training, saving), evaluates the held-out sets
+at CURVE_POINTS points during training, and reports wall time, quality and time-to-quality:
+the training time after which both held-out MRR@10 and Spearman stay within QUALITY_TOLERANCE
+of their final values. Results are saved as JSON under outputs/bench/ for
+notebooks/benchmark.ipynb. Compare mode resamples the held-out queries and pairs of two runs
+(a run folder, or `RUN:before` for its base model) to say whether a difference is more than
+noise. Runs unchanged on a GPU (device and precision are picked per machine).
 """
 
 from __future__ import annotations
@@ -26,41 +32,143 @@ from .config import parse_value
 from .run import PeakRSS
 
 RECIPES = ["default", "seed"]  # default first: its peak RSS is then not inflated by the seed run
+STARTUP_STEPS = 3             # steps left out of the speed figure: data loading and first-call costs
+CURVE_POINTS = 8              # held-out evaluations during a full run's training (time-to-quality)
+QUALITY_TOLERANCE = 0.005
 
 
-def speed(recipe: str, steps: int, params: dict) -> dict:
-    """Train `steps` steps of `recipe` from a fresh base model; throughput figures."""
+def machine(base_model: str = "all-MiniLM-L6-v2") -> dict:
+    """This machine's measured limits and the model's cost per token."""
+    from transformers import AutoConfig
+
+    from . import hardware
+    from .models import resolve_base_model
+    source, _ = resolve_base_model(base_model)
+    config = AutoConfig.from_pretrained(source)
+    return {**hardware.summary(), "base_model": base_model,
+            "train_flops_per_token": hardware.flops_per_token(config, training=True),
+            "forward_flops_per_token": hardware.flops_per_token(config, training=False)}
+
+
+def _limit(hw: dict, precision: str, real_tokens_per_pair: float) -> float:
+    """Pairs/s at the machine's measured matmul speed, if every FLOP were a matmul."""
+    return hw[f"{precision}_gflops"] * 1e9 / (hw["train_flops_per_token"] * real_tokens_per_pair)
+
+
+def _step_clock():
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        def __init__(self):
+            self.times = []
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.times.append(time.perf_counter())
+    return StepClock()
+
+
+def speed(recipe: str, steps: int, params: dict, hw: dict) -> dict:
+    """Train `steps` steps of `recipe` from a fresh base model; steady-state throughput figures."""
     import shutil
     import tempfile
 
     from .run import Run
     scratch = tempfile.mkdtemp(prefix="svtune-bench-")   # the trained model is not kept
+    clock = _step_clock()
     try:
         # Centring happens after the timed steps and its model is thrown away: skip it.
         overrides = {**params.get("overrides", {}), "center": 0.0}
         run = Run.start(recipe=recipe, max_steps=steps, run_dir=scratch, **{**params, "overrides": overrides})
         run.load_data()
         with PeakRSS() as mem:
-            stats = run.train()
+            stats = run.train(callbacks=[clock])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    keys = ["pairs_per_second", "real_tokens_per_pair", "padded_tokens_per_pair", "pairs_trained",
-            "steps", "train_seconds", "precision"]
-    return {"recipe": recipe, "batch_size": run.cfg.hp.batch_size, "device": run.device,
-            **{k: stats[k] for k in keys}, "peak_rss_mb": mem.mb}
+    batch = run.cfg.hp.batch_size
+    timed = clock.times[STARTUP_STEPS - 1:]
+    steady = (len(timed) - 1) * batch / (timed[-1] - timed[0]) if len(timed) > 1 else stats["pairs_per_second"]
+    limit = _limit(hw, stats["precision"], stats["real_tokens_per_pair"])
+    return {"recipe": recipe, "batch_size": batch, "device": run.device, "precision": stats["precision"],
+            "steps": stats["steps"], "pairs_per_second": round(steady, 1),
+            "pairs_per_second_with_startup": stats["pairs_per_second"],
+            "real_tokens_per_pair": stats["real_tokens_per_pair"],
+            "padded_tokens_per_pair": stats["padded_tokens_per_pair"],
+            "limit_pairs_per_second": round(limit, 1), "share_of_limit": round(steady / limit, 3),
+            "peak_rss_mb": mem.mb}
 
 
-def full(recipe: str, params: dict) -> dict:
+def _quality_curve(run, points: int):
+    """A callback evaluating the held-out sets during training, its time not counted as training."""
+    from transformers import TrainerCallback
+
+    from .centering import CentredView
+    from .evaluate import evaluate_run
+    from .formats import index_from_catalog
+    texts = sorted({s for s, _ in index_from_catalog(run.catalog)})
+
+    class Curve(TrainerCallback):
+        def __init__(self):
+            self.rows, self.spent, self.offset, self.start = [], 0.0, 0, None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start, self.every = time.perf_counter(), max(1, state.max_steps // points)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step % self.every == 0 and state.global_step < state.max_steps:
+                self.evaluate(state.global_step)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.offset += state.global_step
+            self.spent += time.perf_counter() - self.start
+
+        def evaluate(self, step):
+            began = time.perf_counter()
+            was_training = run.model.training
+            run.model.eval()
+            view = CentredView(run.model, texts, float(run.cfg.hp.center))
+            m = evaluate_run(view, run.catalog, run.cfg)
+            run.model.train(was_training)
+            self.rows.append({"step": self.offset + step, "train_seconds": round(self.spent + began - self.start, 1),
+                              "mrr@10": m["retrieval"]["mrr@10"], "spearman": m["pairs_heldout"].get("spearman")})
+            self.start += time.perf_counter() - began   # evaluation time is not training time
+    return Curve()
+
+
+def time_to_quality(curve: list[dict], final: dict, seconds: float) -> float:
+    """Training seconds after which MRR@10 and Spearman stay within QUALITY_TOLERANCE of the final ones."""
+    points = curve + [{"train_seconds": seconds, **final}]
+    reached = seconds
+    for p in reversed(points):
+        if all(p[k] is not None and p[k] >= final[k] - QUALITY_TOLERANCE for k in ("mrr@10", "spearman")):
+            reached = p["train_seconds"]
+        else:
+            break
+    return reached
+
+
+def full(recipe: str, params: dict, curve: bool = True) -> dict:
     """The whole pipeline for one recipe, as `make train` runs it (without the notebook)."""
     from .run import Run
     start = time.perf_counter()
     with PeakRSS() as mem:
         run = Run.start(recipe=recipe, **params)
-        folder = run.run_all()
+        run.load_data()
+        run.evaluate("before")
+        callback = _quality_curve(run, CURVE_POINTS) if curve else None
+        run.train(callbacks=[callback] if callback else None)
+        run.evaluate("after")
+        run.write_report()
+        folder = run.finish()
     m = run.metrics
     b, a = m["before"], m["after"]
+    final = {"mrr@10": a["retrieval"]["mrr@10"], "spearman": a["pairs_heldout"].get("spearman")}
+    curve_rows = callback.rows if callback else []
+    train_seconds = callback.spent if callback else m["train"]["train_seconds"]
     return {"recipe": recipe, "run": str(folder), "wall_seconds": round(time.perf_counter() - start, 1),
-            "train_seconds": m["train"]["train_seconds"], "pairs_per_second": m["train"]["pairs_per_second"],
+            "evaluation_seconds_during_training": round(m["train"]["seconds"]["fit"] - train_seconds, 1),
+            "train_seconds": round(train_seconds, 1), "pairs_per_second": m["train"]["pairs_per_second"],
+            "time_to_quality_seconds": round(time_to_quality(curve_rows, final, train_seconds), 1),
+            "curve": curve_rows, "timings_s": m.get("timings_s"),
             # "2+1": two epochs, then one epoch of the scored stage (twostage)
             "epochs": (f"{run.cfg.hp.epochs:g}+{run.cfg.hp.scored_epochs:g}" if getattr(run.cfg.hp, "scored_epochs", 0)
                        else run.cfg.hp.epochs),
@@ -69,8 +177,11 @@ def full(recipe: str, params: dict) -> dict:
             "recall@1": [b["retrieval"]["recall@1"], a["retrieval"]["recall@1"]],
             "ndcg@10": [b["retrieval"]["ndcg@10"], a["retrieval"]["ndcg@10"]],
             "queries": a["retrieval"]["queries"],
+            "topic_mrr@10": [b.get("retrieval_topics", {}).get("mrr@10"), a.get("retrieval_topics", {}).get("mrr@10")],
             "spearman_heldout": [b["pairs_heldout"].get("spearman"), a["pairs_heldout"].get("spearman")],
             "heldout_pairs": a["pairs_heldout"].get("pairs", 0),
+            "weak_below_mid": [b["pairs_heldout"]["band_order"].get("0.05-0.3 < 0.3-0.7"),
+                               a["pairs_heldout"]["band_order"].get("0.05-0.3 < 0.3-0.7")],
             "low_band_cosine": [b["pairs_heldout"]["band_mean_cosine"]["<=0.05"],
                                 a["pairs_heldout"]["band_mean_cosine"]["<=0.05"]],
             "nonsense_max": [b["collapse"]["nonsense_max"], a["collapse"]["nonsense_max"]],
@@ -91,27 +202,40 @@ def print_table(rows: list[dict], keys: list[str]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(c, widths)))
 
 
-def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int = 12,
+def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int = 30,
               params: dict | None = None, out: str | Path | None = None) -> dict:
     """Run the benchmark, print its table and save it as JSON; returns the result."""
     params = {"size": "small", **(params or {})}
     mode = "full" if full_mode else "speed"
-    rows = [full(r, params) if full_mode else speed(r, steps, params) for r in recipes]
-    result = {"mode": mode, "params": params, "steps": None if full_mode else steps,
+    hw = machine(params.get("base_model", "all-MiniLM-L6-v2"))
+    print(f"{hw['name']} ({hw['device']}, {hw['cores']} cores, {hw['torch_threads']} torch threads): "
+          f"matmul fp32 {hw['fp32_gflops']:.0f} GFLOP/s, bf16 {hw['bf16_gflops']:.0f} GFLOP/s -> auto precision "
+          f"{hw['auto_precision']}; {hw['base_model']}: {hw['train_flops_per_token'] / 1e6:.1f} MFLOP/token "
+          "to train (forward + backward)", flush=True)
+    rows = [full(r, params) if full_mode else speed(r, steps, params, hw) for r in recipes]
+    result = {"mode": mode, "params": params, "steps": None if full_mode else steps, "machine": hw,
               "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows}
     by = {r["recipe"]: r for r in rows}
     if "seed" in by and "default" in by:
         result["default_over_seed_pairs_per_second"] = round(
             by["default"]["pairs_per_second"] / by["seed"]["pairs_per_second"], 2)
+        if full_mode:
+            result["seed_over_default_time_to_quality"] = round(
+                by["seed"]["time_to_quality_seconds"] / max(by["default"]["time_to_quality_seconds"], 1e-9), 1)
+            result["seed_over_default_wall"] = round(by["seed"]["wall_seconds"] / by["default"]["wall_seconds"], 1)
     print()
     if full_mode:
-        print_table(rows, ["recipe", "epochs", "wall_seconds", "pairs_per_second", "mrr@10",
-                           "spearman_heldout", "low_band_cosine", "nonsense_max", "peak_rss_mb", "healthy"])
+        print_table(rows, ["recipe", "epochs", "wall_seconds", "train_seconds", "time_to_quality_seconds",
+                           "pairs_per_second", "mrr@10", "spearman_heldout", "topic_mrr@10", "low_band_cosine",
+                           "nonsense_max", "peak_rss_mb", "healthy"])
     else:
-        print_table(rows, ["recipe", "batch_size", "precision", "steps", "pairs_per_second",
-                           "real_tokens_per_pair", "padded_tokens_per_pair", "peak_rss_mb"])
-    if "default_over_seed_pairs_per_second" in result:
-        print(f"\ndefault/seed training throughput: {result['default_over_seed_pairs_per_second']}x")
+        print_table(rows, ["recipe", "precision", "batch_size", "steps", "pairs_per_second", "limit_pairs_per_second",
+                           "share_of_limit", "real_tokens_per_pair", "padded_tokens_per_pair", "peak_rss_mb"])
+    for key, what in (("default_over_seed_pairs_per_second", "default/seed training throughput"),
+                      ("seed_over_default_time_to_quality", "time-to-quality, seed/default"),
+                      ("seed_over_default_wall", "whole pipeline, seed/default")):
+        if key in result:
+            print(f"{what}: {result[key]}x")
     out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-{mode}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))
@@ -254,7 +378,7 @@ def compare_latest(a: str = "default", b: str = "seed") -> list[dict]:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m svtune.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="train each recipe to completion and evaluate")
-    ap.add_argument("--steps", type=int, default=12, help="speed mode: optimizer steps per recipe")
+    ap.add_argument("--steps", type=int, default=30, help="speed mode: optimizer steps per recipe")
     ap.add_argument("--recipes", default=",".join(RECIPES), help="comma-separated recipe names")
     ap.add_argument("--size", default="small")
     ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),

@@ -68,11 +68,37 @@ def add_centering(model, mean: np.ndarray, fraction: float):
     return model
 
 
-def center_model(model, texts: list[str], fraction: float) -> dict:
-    """Centre `model` on `texts`; returns what was done, for the run's metrics."""
+def centred(emb: np.ndarray, mean: np.ndarray, fraction: float) -> np.ndarray:
+    """What the centred model gives for texts the uncentred one embedded as `emb` (unit rows)."""
+    out = emb - fraction * mean
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def center_model(model, texts: list[str], fraction: float) -> tuple[dict, np.ndarray | None]:
+    """Centre `model` on `texts`; returns what was done (for the run's metrics) and the texts'
+    embeddings by the centred model, computed from the ones the mean was taken over (so the
+    catalog need not be encoded again)."""
     if fraction == 0:
-        return {"fraction": 0.0}
-    mean = catalog_mean(model, texts, progress=len(texts) > 1000)
+        return {"fraction": 0.0}, None
+    emb = encode(model, texts, progress=len(texts) > 1000)
+    mean = emb.mean(axis=0).astype(np.float32)
     add_centering(model, mean, fraction)
-    return {"fraction": float(fraction), "texts": len(texts),
-            "mean_norm": round(float(np.linalg.norm(mean)), 4)}
+    return ({"fraction": float(fraction), "texts": len(texts), "mean_norm": round(float(np.linalg.norm(mean)), 4)},
+            centred(emb, mean, fraction))
+
+
+class CentredView:
+    """A model as it would encode once centred on `texts`, without changing it: what a benchmark
+    evaluates mid-training (the same Normalize -> subtract -> Normalize as add_centering)."""
+
+    def __init__(self, model, texts: list[str], fraction: float):
+        self.model, self.fraction = model, fraction
+        self.shift = fraction * catalog_mean(model, texts) if fraction else None
+        self.svtune_fingerprint = None   # never cached: the weights are still changing
+
+    def encode(self, texts, **kwargs) -> np.ndarray:
+        emb = self.model.encode(texts, **{**kwargs, "normalize_embeddings": True})
+        return emb if self.shift is None else centred(emb, self.shift, 1.0)
+
+    def get_embedding_dimension(self) -> int:
+        return self.model.get_embedding_dimension()

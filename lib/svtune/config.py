@@ -42,6 +42,7 @@ class RunConfig:
     eval_dir: str = ""                 # held-out queries.csv/pairs.csv; "": <data_dir>/eval, else data/eval
     teacher: str = ""                  # a model that grades pairs for the recipe's teacher knobs (teacher.py)
     report_queries: str = ""           # queries for rank_diff.html; "": the held-out queries
+    resume: str = ""                   # an interrupted run's folder: continue it from its last checkpoint
     overrides: dict = field(default_factory=dict)   # recipe knob -> value
     hp: recipes.Recipe = field(default=None, repr=False)   # filled by make_config
 

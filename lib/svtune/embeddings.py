@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import numpy as np
 from . import paths
 
 BATCH_SIZE = 128
+PROGRESS_CHUNK = 2048   # texts encoded between two progress updates
 _memory: dict[str, dict[bytes, np.ndarray]] = {}   # fingerprint -> text sha1 -> embedding, this process
 
 
@@ -39,7 +41,7 @@ def _load(fp: str) -> dict[bytes, np.ndarray]:
             try:
                 with np.load(shard) as z:
                     table.update(zip((bytes(k) for k in z["keys"]), z["emb"]))
-            except (OSError, ValueError, KeyError):   # a torn shard is ignored; it is only a cache
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile):   # a torn shard is ignored: only a cache
                 continue
         _memory[fp] = table
     return _memory[fp]
@@ -57,8 +59,21 @@ def _store(fp: str, keys: list[bytes], emb: np.ndarray) -> None:
 
 
 def _encode(model, texts: list[str], progress: bool, batch_size: int) -> np.ndarray:
-    return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                        convert_to_numpy=True, show_progress_bar=progress).astype(np.float32)
+    def run(chunk: list[str]) -> np.ndarray:
+        return model.encode(chunk, batch_size=batch_size, normalize_embeddings=True,
+                            convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+    if not progress or len(texts) <= PROGRESS_CHUNK:
+        return run(list(texts))
+    from .progress import Progress
+    # Chunks of similar length (the library sorts within a call): progress lines without more padding.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), _dim(model)), dtype=np.float32)
+    with Progress("encode", len(texts), "texts") as bar:
+        for start in range(0, len(order), PROGRESS_CHUNK):
+            idx = order[start:start + PROGRESS_CHUNK]
+            out[idx] = run([texts[i] for i in idx])
+            bar.update(len(idx))
+    return out
 
 
 def encode(model, texts: list[str], progress: bool = False, batch_size: int = BATCH_SIZE) -> np.ndarray:
@@ -78,6 +93,16 @@ def encode(model, texts: list[str], progress: bool = False, batch_size: int = BA
         table.update(zip(missing, new))
         _store(fp, missing, new)
     return np.stack([table[k] for k in keys])
+
+
+def remember(model, texts: list[str], emb: np.ndarray) -> None:
+    """Put embeddings `model` is known to give for `texts` into its cache (e.g. the catalog's,
+    computed while centring it), so they are not encoded again."""
+    fp = getattr(model, "svtune_fingerprint", None)
+    if fp and len(texts):
+        keys = [_key(t) for t in texts]
+        _load(fp).update(zip(keys, emb.astype(np.float32)))
+        _store(fp, keys, emb)
 
 
 def _dim(model) -> int:

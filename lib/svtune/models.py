@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable
 
 from . import fetch
 from .csvio import DataError
@@ -137,9 +136,14 @@ def tokenizer_for(name: str):
     return AutoTokenizer.from_pretrained(source)
 
 
-def token_counter(tokenizer, max_length: int | None = None) -> Callable[[list[str]], list[int]]:
-    """Tokens per text as the model sees them ([CLS] and [SEP] included; truncated at max_length)."""
-    def count(texts: list[str]) -> list[int]:
-        ids = tokenizer(list(texts), truncation=max_length is not None, max_length=max_length)["input_ids"]
+class token_counter:
+    """Tokens per text as the model sees them ([CLS] and [SEP] included; truncated at max_length).
+    A class, not a closure: the trainer pickles its batch sampler into every checkpoint."""
+
+    def __init__(self, tokenizer, max_length: int | None = None):
+        self.tokenizer, self.max_length = tokenizer, max_length
+
+    def __call__(self, texts: list[str]) -> list[int]:
+        ids = self.tokenizer(list(texts), truncation=self.max_length is not None,
+                             max_length=self.max_length)["input_ids"]
         return [len(x) for x in ids]
-    return count

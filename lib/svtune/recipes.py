@@ -83,6 +83,11 @@ class Recipe:
     dropout: float | None = knob(None, "dropout while training (None: the model's own)", lo=0, hi=1)
     bf16: bool = knob(False, "train under bf16 autocast where the machine measures faster in it")
     center: float = knob(0.0, "share of the catalog's mean embedding removed after training", lo=0, hi=1)
+    # Speed only (docs/experiments.md has what each measured):
+    optimizer: str = knob("adamw_torch_fused", "AdamW kernel", choices=("adamw_torch_fused", "adamw_torch"))
+    compile: bool = knob(False, "torch.compile the model for training")
+    attention: str = knob("auto", "attention kernel (auto: eager for bf16 on a CPU, else SDPA)",
+                          choices=("auto", "eager", "sdpa"))
 
     @classmethod
     def knobs(cls) -> list:
@@ -220,6 +225,7 @@ class InBatch(Recipe):
     # Two datasets (one per loss) encode each mined pair twice per epoch; one pass encodes it once.
     one_pass: bool = knob(True, "both losses on one dataset, each text encoded once per step "
                                 "(losses.py; not with hard_negatives)")
+    merged_forward: bool = knob(False, "one pass: both columns of a batch in one forward call (else one each)")
 
     @property
     def needs_teacher(self) -> bool:
@@ -288,7 +294,7 @@ class InBatch(Recipe):
         rows = pd.concat([scored, missing.assign(positive=1.0, in_scored=0.0)], ignore_index=True)
         data = Dataset.from_dict({"sentence_1": rows["sentence_1"].tolist(), "sentence_2": rows["sentence_2"].tolist(),
                                   "label": rows[["score", "positive", "in_scored"]].astype(float).values.tolist()})
-        loss = InBatchAndScored(model, in_batch, _loss(self.scored_loss, model))
+        loss = InBatchAndScored(model, in_batch, _loss(self.scored_loss, model), merged=self.merged_forward)
         notes = (f"one pass: symmetric MNRL on {int(rows.positive.sum())} positives (no same-StatVar negatives) + "
                  f"{type(loss.scored).__name__} on {what} (MNRL scale {self.mnrl_scale:g})")
         return self._plan(data, loss, _sampler(pairs, model, self.length_grouped, guard_labelled=True), notes,

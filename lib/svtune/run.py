@@ -17,9 +17,11 @@ record, sha256 of every input, package versions, machine), and its rename from
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
+import shutil
 import subprocess
 import threading
 import time
@@ -33,6 +35,7 @@ import pandas as pd
 from . import paths
 from .catalog import Catalog, load_catalog
 from .config import RunConfig, make_config, model_slug
+from .csvio import DataError
 from .mining import MiningReport, mine_pairs
 from .models import attention_for, load_model, resolve_base_model
 
@@ -138,6 +141,63 @@ def final_dir(folder: Path) -> Path:
     return folder.parent / name
 
 
+CHECKPOINTS = ".checkpoints"   # inside a run folder while it trains (training.py); removed once the model is saved
+# Free disk a run needs, in multiples of the base model's weights: the saved model, one checkpoint
+# (weights + AdamW's two moments) and the one being written.
+DISK_WEIGHTS = 8
+
+
+def timed(step: str):
+    """Record the wall time of a Run step in metrics["timings_s"] (the per-step breakdown)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(self, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                key = step.format(*args, **kwargs)
+                self.metrics.setdefault("timings_s", {})[key] = round(time.perf_counter() - start, 2)
+        return inner
+    return wrap
+
+
+def check_disk(folder: Path, model_info: dict) -> None:
+    """Refuse to start training without room for the model and its checkpoints."""
+    weights = Path(model_info.get("path") or "") / "model.safetensors"
+    size = weights.stat().st_size if weights.is_file() else 100 * 2**20
+    probe = folder if folder.exists() else paths.RUNS_DIR if paths.RUNS_DIR.exists() else paths.OUTPUTS_DIR.parent
+    free = shutil.disk_usage(probe).free
+    if free < DISK_WEIGHTS * size:
+        raise DataError(f"not enough free disk for the model and its checkpoints: {free / 2**20:,.0f} MB free, "
+                        f"{DISK_WEIGHTS * size / 2**20:,.0f} MB needed", probe)
+
+
+def resume_params(params: dict) -> dict:
+    """The parameters of the run in `params["resume"]`, which a resumed run must keep."""
+    folder = paths.resolve(params["resume"])
+    config = folder / "config.json"
+    if not config.is_file():
+        raise DataError("cannot resume: not a run folder (no config.json)", folder)
+    doc = json.loads(config.read_text())
+    if doc.get("status") == "complete":
+        raise DataError("cannot resume: this run is complete", folder)
+    stored = {k: v for k, v in doc["params"].items() if k != "resume"}
+    changed = sorted(k for k, v in params.items() if k not in ("resume", "run_dir", "size") and k in stored
+                     and v not in (None, "", {}) and v != stored[k])
+    if changed:
+        raise DataError(f"a resumed run keeps its own parameters; drop {', '.join(changed)}")
+    return {**stored, "resume": str(folder)}
+
+
+def reopen(folder: Path) -> Path:
+    """An interrupted or failed run folder, renamed back to `.incomplete-<name>` to continue."""
+    work = folder.parent / (paths.INCOMPLETE_PREFIX + final_dir(folder).name)
+    if folder != work:
+        os.replace(folder, work)
+    return work
+
+
 def mark_failed(folder: Path, reason: str) -> Path:
     """Record why a run stopped in its config.json and rename it `<name>.failed`; returns the new path."""
     config = folder / "config.json"
@@ -155,6 +215,8 @@ def check_inputs(params: dict) -> RunConfig:
     the held-out files, the base model. Raises DataError (file, line, column) on the first problem."""
     from .evaluate import eval_files
     from .formats import read_pairs, read_queries
+    if params.get("resume"):
+        params = resume_params(params)
     cfg = make_config(**{k: v for k, v in params.items() if k != "run_dir"})
     load_catalog(cfg.data_dir, cfg.size, cfg.max_statvars, warn=False)
     queries, pairs, topic_queries = eval_files(cfg)
@@ -163,9 +225,10 @@ def check_inputs(params: dict) -> RunConfig:
             read(path)
     if cfg.report_queries:
         read_queries(paths.resolve(cfg.report_queries))
-    resolve_base_model(cfg.base_model)
+    _, info = resolve_base_model(cfg.base_model)
     if cfg.teacher:
         resolve_base_model(cfg.teacher)
+    check_disk(paths.RUNS_DIR, info)
     return cfg
 
 
@@ -187,8 +250,15 @@ class Run:
     @classmethod
     def start(cls, run_dir: str = "", **params) -> "Run":
         """Validate every parameter and the base model, then open the run folder (`run_dir`, when
-        the launcher made it, else a new one)."""
+        the launcher made it, else a new one; with `resume`, the interrupted run's own folder)."""
         from .hardware import choose_precision, pick_device
+        began = time.perf_counter()
+        # Library progress bars are widgets in a notebook and walls of lines in a log; a run prints
+        # its own progress lines instead (progress.py).
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        if params.get("resume"):
+            params = resume_params(params)
+            run_dir = run_dir or str(reopen(paths.resolve(params["resume"])))
         cfg = make_config(**params)
         _, info = resolve_base_model(cfg.base_model)   # refuses a bad base model up front
         folder = Path(run_dir) if run_dir else create_run_dir(cfg.size, cfg.base_model)
@@ -197,15 +267,18 @@ class Run:
         run.device = pick_device()
         run.precision = choose_precision(cfg.precision, run.device, cfg.hp.bf16)
         run._write_config(status="running")
+        run.metrics["timings_s"] = {"start": round(time.perf_counter() - began, 2)}
         return run
 
     def _write_config(self, status: str, **extra) -> None:
-        doc = {"status": status, **extra, "params": self.cfg.to_dict(), "recipe": self.cfg.hp.values(),
+        doc = {"status": status, "pid": os.getpid(), **extra, "params": self.cfg.to_dict(),
+               "recipe": self.cfg.hp.values(),
                "precision": self.precision, "base_model": self.model_info,
                "inputs_sha256": self.catalog.sha256() if self.catalog else {},
                "environment": environment(self.device), "command": reproduce_command(self.cfg)}
         (self.dir / "config.json").write_text(json.dumps(doc, indent=2))
 
+    @timed("load_data")
     def load_data(self) -> pd.DataFrame:
         """Load and validate the catalog, mine the pairs and save them as pairs.csv."""
         with warnings.catch_warnings(record=True) as caught:
@@ -231,27 +304,36 @@ class Run:
 
     def _model(self):
         if self.model is None:
-            self.model = load_model(self.cfg.base_model, self.device, self.cfg.hp.max_seq_length,
-                                    attention_for(self.device, self.precision == "bf16"))
+            hp = self.cfg.hp
+            attention = attention_for(self.device, self.precision == "bf16") if hp.attention == "auto" else hp.attention
+            self.model = load_model(self.cfg.base_model, self.device, hp.max_seq_length, attention)
         return self.model
 
+    @timed("evaluate_{0}")
     def evaluate(self, stage: str) -> dict:
-        """Held-out evaluation of the current model, stored under metrics[stage]."""
+        """Held-out evaluation of the current model, stored under metrics[stage] (a resumed run
+        keeps the base model's evaluation it already made)."""
         from .evaluate import deltas, evaluate_run, health_check
-        result = evaluate_run(self._model(), self.catalog, self.cfg)
-        # Per-query and per-pair results go beside metrics.json, which keeps the aggregates.
-        details = {"details": result.pop("details"), "names": result.pop("names")}
-        (self.dir / f"eval_{stage}.json").write_text(json.dumps(details, default=float))
+        saved = self.dir / f"eval_{stage}.json"
+        if self.cfg.resume and stage == "before" and saved.is_file():
+            result = json.loads(saved.read_text())["summary"]
+        else:
+            result = evaluate_run(self._model(), self.catalog, self.cfg)
+            # Per-query and per-pair results go beside metrics.json, which keeps the aggregates.
+            details = {"details": result.pop("details"), "names": result.pop("names"), "summary": result}
+            saved.write_text(json.dumps(details, default=float))
         self.metrics[stage] = result
         if stage == "after" and "before" in self.metrics:
             self.metrics["delta"] = deltas(self.metrics["before"], result)
             self.metrics["health"] = health_check(self.metrics["before"], result)
         return result
 
-    def train(self) -> dict:
+    @timed("train")
+    def train(self, callbacks: list | None = None) -> dict:
         """Fine-tune with the recipe, centre, and save the model into model/."""
         from .models import fingerprint
         from .training import fit
+        began = time.perf_counter()
         if self.pairs is None:
             self.load_data()
         model = self._model()
@@ -259,21 +341,34 @@ class Run:
         if self.cfg.teacher and "teacher" not in self.pairs:
             self.grade_with_teacher()
         plans = hp.plans(self.pairs, model, self.cfg.seed)
+        check_disk(self.dir, self.model_info)
         model.svtune_fingerprint = None   # its weights are about to change: nothing of it may be cached
-        scratch = self.dir / ".trainer"   # the Trainer wants an output_dir; nothing is kept there
-        stats = fit(model, plans, hp, self.cfg.seed, self.cfg.max_steps, self.precision == "bf16", scratch)
+        checkpoints = self.dir / CHECKPOINTS
+        prepared = time.perf_counter()
+        stats = fit(model, plans, hp, self.cfg.seed, self.cfg.max_steps, self.precision == "bf16", checkpoints,
+                    resume=bool(self.cfg.resume), callbacks=callbacks)
+        fitted = time.perf_counter()
+        catalog_emb = None
         if hp.center:
             from .centering import center_model
             from .formats import index_from_catalog
             texts = sorted({s for s, _ in index_from_catalog(self.catalog)})
-            stats["centering"] = center_model(model, texts, float(hp.center))
+            stats["centering"], catalog_emb = center_model(model, texts, float(hp.center))
         stats["precision"] = self.precision
         stats["peak_rss_mb"] = self.memory.mb
+        centred = time.perf_counter()
         model.save(str(self.dir / "model"))
+        shutil.rmtree(checkpoints, ignore_errors=True)   # the saved model is all a finished run needs
         model.svtune_fingerprint = f"{fingerprint(self.dir / 'model')}:{model.max_seq_length}"
+        if catalog_emb is not None:   # the evaluation after need not encode the catalog again
+            from .embeddings import remember
+            remember(model, texts, catalog_emb)
+        stats["seconds"] = {"prepare": round(prepared - began, 2), "fit": round(fitted - prepared, 2),
+                            "center": round(centred - fitted, 2), "save": round(time.perf_counter() - centred, 2)}
         self.metrics["train"] = stats
         return stats
 
+    @timed("grade_with_teacher")
     def grade_with_teacher(self) -> dict:
         """The teacher's calibrated label on every pair, plus its neighbour pairs (teacher.py);
         pairs.csv is saved again with them."""
@@ -288,6 +383,7 @@ class Run:
         self.metrics["teacher"] = info
         return info
 
+    @timed("write_report")
     def write_report(self) -> Path:
         """rank_diff.html: base vs tuned top-10 for the held-out queries (or cfg.report_queries)."""
         from .report import rank_diff, rank_diff_html
@@ -330,3 +426,45 @@ class Run:
             os.replace(self.dir, final)
             self.dir = final
         return final
+
+
+def leftovers(runs_dir: Path | None = None) -> list[tuple[Path, str]]:
+    """Run folders (and their executed notebooks) that will never complete: failed runs, and
+    `.incomplete-` ones whose process is gone. Runs still going are left out."""
+    import psutil
+    runs_dir = runs_dir or paths.RUNS_DIR
+    out = []
+    for p in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+        if p.name.endswith(paths.FAILED_SUFFIX):
+            reason = json.loads((p / "config.json").read_text()).get("reason", "") if (p / "config.json").is_file() else ""
+            out.append((p, f"failed: {reason}" if reason else "failed"))
+        elif p.name.startswith(paths.INCOMPLETE_PREFIX):
+            config = p / "config.json" if p.is_dir() else None
+            pid = json.loads(config.read_text()).get("pid") if config and config.is_file() else None
+            if pid and psutil.pid_exists(pid):
+                continue
+            out.append((p, "abandoned (its process is gone)" if p.is_dir() else "notebook of an abandoned run"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m svtune.run clean [--yes]: list (then, with --yes, delete) failed and abandoned runs."""
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m svtune.run", description=main.__doc__.split(": ", 1)[1])
+    ap.add_argument("command", choices=["clean"])
+    ap.add_argument("--yes", action="store_true", help="delete them (without it: only list them)")
+    args = ap.parse_args(argv)
+    found = leftovers()
+    for path, why in found:
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+        print(f"{'deleting' if args.yes else 'would delete'} {path} ({size / 2**20:,.1f} MB): {why}")
+        if args.yes:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if not found:
+        print(f"nothing to clean in {paths.RUNS_DIR}")
+    elif not args.yes:
+        print(f"{len(found)} to delete: run `make clean-runs CONFIRM=1` (python -m svtune.run clean --yes)")
+
+
+if __name__ == "__main__":
+    main()

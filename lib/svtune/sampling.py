@@ -7,7 +7,9 @@ two rows that share a text or a dcid. Rows are also grouped by length inside
 shuffled pools, which cuts the padding that random batches carry (most catalog
 texts are short, a few are long). Scored datasets (with a label column) get the
 length grouping only, as their losses do not use in-batch negatives, unless
-`guard_labelled` says their rows feed in-batch negatives too (losses.InBatchAndScored).
+`guard_labelled` says some rows feed in-batch negatives too (losses.InBatchAndScored, whose
+label is [score, positive, scored]): then only the positive rows are kept apart, as the
+scored-only rows never meet the in-batch loss.
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ class GroupedBatchSampler(DefaultBatchSampler):
         self.keys: list[frozenset] | None = None
         if no_duplicates and (guard_labelled or not labels):
             text_dcids = text_dcids or {}
+            guarded = [row[1] > 0 for row in dataset["label"]] if guard_labelled else [True] * self.n
             keys = []
             for i in range(self.n):
-                texts = {text_key(col[i]) for col in columns}
+                texts = {text_key(col[i]) for col in columns} if guarded[i] else set()
                 dcids = {"dcid:" + d for t in texts for d in text_dcids.get(t, ())}
                 keys.append(frozenset(texts | dcids))
             self.keys = keys
