@@ -18,14 +18,17 @@ from torch import nn
 
 
 class InBatchAndScored(nn.Module):
-    def __init__(self, model, in_batch: nn.Module, scored: nn.Module, gather: bool = False, merged: bool = False):
+    def __init__(self, model, in_batch: nn.Module, scored: nn.Module, gather: bool = False, merged: bool = False,
+                 scored_weight: float = 1.0):
         super().__init__()
         self.model, self.in_batch, self.scored, self.gather, self.merged = model, in_batch, scored, gather, merged
+        self.scored_weight = scored_weight
 
     def forward(self, sentence_features, labels: torch.Tensor) -> torch.Tensor:
         embeddings = embed_columns(self.model, sentence_features, separate_first=not self.merged)
         score, positive, scored = labels[:, 0].float(), labels[:, 1] > 0, labels[:, 2] > 0
-        loss = (self.scored.compute_loss_from_embeddings([e[scored] for e in embeddings], score[scored])
+        loss = (self.scored_weight * self.scored.compute_loss_from_embeddings([e[scored] for e in embeddings],
+                                                                            score[scored])
                 if bool(scored.any()) else embeddings[0].sum() * 0.0)
         if self.gather:   # every process computes the global in-batch loss; gradients reach each one's rows
             embeddings = [all_gather_with_grad(e) for e in embeddings]

@@ -226,6 +226,9 @@ class InBatch(Recipe):
     one_pass: bool = knob(True, "both losses on one dataset, each text encoded once per step "
                                 "(losses.py; not with hard_negatives)")
     merged_forward: bool = knob(False, "one pass: both columns of a batch in one forward call (else one each)")
+    # Adam normalises the summed gradient, so in one pass the scored loss needs its own weight to
+    # move the model as far as its own steps did (docs/experiments.md).
+    scored_weight: float = knob(1.0, "one pass: weight of the scored loss against the in-batch loss", lo=0, hi=100)
 
     @property
     def needs_teacher(self) -> bool:
@@ -294,7 +297,8 @@ class InBatch(Recipe):
         rows = pd.concat([scored, missing.assign(positive=1.0, in_scored=0.0)], ignore_index=True)
         data = Dataset.from_dict({"sentence_1": rows["sentence_1"].tolist(), "sentence_2": rows["sentence_2"].tolist(),
                                   "label": rows[["score", "positive", "in_scored"]].astype(float).values.tolist()})
-        loss = InBatchAndScored(model, in_batch, _loss(self.scored_loss, model), merged=self.merged_forward)
+        loss = InBatchAndScored(model, in_batch, _loss(self.scored_loss, model), merged=self.merged_forward,
+                                scored_weight=self.scored_weight)
         notes = (f"one pass: symmetric MNRL on {int(rows.positive.sum())} positives (no same-StatVar negatives) + "
                  f"{type(loss.scored).__name__} on {what} (MNRL scale {self.mnrl_scale:g})")
         return self._plan(data, loss, _sampler(pairs, model, self.length_grouped, guard_labelled=True), notes,
