@@ -38,6 +38,7 @@ test: $(STAMP)
 	$(BIN)/papermill --prepare-only notebooks/compare.ipynb $(NBVAL_DIR)/2_compare.ipynb
 	$(BIN)/papermill --prepare-only notebooks/explore.ipynb $(NBVAL_DIR)/3_explore.ipynb -y 'sizes: [small]'
 	$(BIN)/papermill --prepare-only notebooks/benchmark.ipynb $(NBVAL_DIR)/4_benchmark.ipynb -p size tiny -p steps 2 -p batch_size 16
+	$(BIN)/papermill --prepare-only notebooks/playground.ipynb $(NBVAL_DIR)/5_playground.ipynb
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests $(NBVAL_DIR) --nbval-lax -p no:cacheprovider
 
 test-fast: $(STAMP)

@@ -107,3 +107,23 @@ def test_abandoned_runs_are_found_but_live_ones_kept(runs):
         (folder / "config.json").write_text(json.dumps({"status": "running", "pid": pid}))
     write(runs / ".incomplete-a.ipynb", "{}")
     assert {p.name for p, _ in leftovers(runs)} == {".incomplete-a", ".incomplete-a.ipynb"}
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_on_gloo(tmp_path):
+    """The README's distributed command on 2 CPU processes: rank 0 writes one complete run folder."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "SVTUNE_OUTPUTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "svtune",
+                          "--size", "tiny", "-p", "precision", "fp32"],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    assert not run.name.startswith(".") and {"model", "metrics.json", "train.ipynb", "rank_diff.html"} <= \
+        {p.name for p in run.iterdir()}
+    config = json.loads((run / "config.json").read_text())
+    assert config["status"] == "complete" and config["world_size"] == 2
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["train"]["steps"] == 3 and metrics["after"]["retrieval"]["queries"] > 0

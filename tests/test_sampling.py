@@ -59,3 +59,14 @@ def test_one_pass_rows_guard_only_the_in_batch_positives():
     assert sum(len(b) for b in batches) == 16
     assert all(sum(i < 4 for i in b) <= 1 for b in batches)   # never two "poverty" positives together
     assert len(batches) <= 5       # the 12 copies fill up batches (guarded, they would need 12+ batches of their own)
+
+
+def test_under_two_processes_each_global_batch_is_guarded_as_a_whole():
+    ds, dcids = make(64)
+    s = GroupedBatchSampler(ds, batch_size=4, drop_last=False, text_dcids=dcids, seed=3, world_size=2)
+    batches = list(s)
+    assert len(batches) == len(s) and len(batches) % 2 == 0
+    for first, second in zip(batches[::2], batches[1::2]):      # process 0's and process 1's share of a step
+        anchors = [ds[i]["anchor"] for i in first + second]
+        assert len(set(anchors)) == len(anchors) and len(first) <= 4 and len(second) <= 4
+    assert sorted(i for b in batches for i in b) == list(range(64))

@@ -4,6 +4,7 @@
     python -m svtune -p data_dir ../shared/datacommons -p recipe seed
     python -m svtune -o center 0.3 -o mnrl_scale 30        # change knobs of the recipe
     python -m svtune --recipes                             # every recipe, its knobs and values
+    torchrun --nproc_per_node 2 -m svtune --size small     # several processes (distributed.py)
 
 Parameters, data and base model are all checked before the notebook starts: a problem is one
 line naming file, line and column, exit status 2, and nothing is written. The run is built in
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> str | None:
     if args.recipes:
         from .recipes import RECIPES, describe
         print("\n\n".join(describe(r) for r in RECIPES.values()))
+        return None
+    from . import distributed
+    if not distributed.is_main():   # torchrun rank 1..N-1: train shards of rank 0's run (distributed.py)
+        from .run import Run
+        Run.worker()
         return None
     from .run import check_inputs
     try:

@@ -146,7 +146,19 @@ def time_to_quality(curve: list[dict], final: dict, seconds: float) -> float:
     return reached
 
 
-def full(recipe: str, params: dict, curve: bool = True) -> dict:
+def transfer(run_dir: Path, base_model: str, index: str, queries: str) -> list[float]:
+    """MRR@10 of the base and the tuned model of a run on another (larger) index: does the tuning
+    carry over to a catalog it was not tuned on?"""
+    from .evaluate import evaluate_model
+    from .formats import read_index, read_queries
+    from .models import load_model
+    rows, _ = read_index(paths.resolve(index))
+    qs = read_queries(paths.resolve(queries))
+    return [evaluate_model(load_model(m), rows, qs, [])["retrieval"]["mrr@10"]
+            for m in (base_model, str(Path(run_dir) / "model"))]
+
+
+def full(recipe: str, params: dict, curve: bool = True, transfer_index: str = "") -> dict:
     """The whole pipeline for one recipe, as `make train` runs it (without the notebook)."""
     from .run import Run
     start = time.perf_counter()
@@ -161,6 +173,8 @@ def full(recipe: str, params: dict, curve: bool = True) -> dict:
         folder = run.finish()
     m = run.metrics
     b, a = m["before"], m["after"]
+    moved = (transfer(folder, run.cfg.base_model, transfer_index, a["files"]["queries"])
+             if transfer_index and a["files"]["queries"] else None)
     final = {"mrr@10": a["retrieval"]["mrr@10"], "spearman": a["pairs_heldout"].get("spearman")}
     curve_rows = callback.rows if callback else []
     train_seconds = callback.spent if callback else m["train"]["train_seconds"]
@@ -177,6 +191,7 @@ def full(recipe: str, params: dict, curve: bool = True) -> dict:
             "recall@1": [b["retrieval"]["recall@1"], a["retrieval"]["recall@1"]],
             "ndcg@10": [b["retrieval"]["ndcg@10"], a["retrieval"]["ndcg@10"]],
             "queries": a["retrieval"]["queries"],
+            "transfer_mrr@10": moved,
             "topic_mrr@10": [b.get("retrieval_topics", {}).get("mrr@10"), a.get("retrieval_topics", {}).get("mrr@10")],
             "spearman_heldout": [b["pairs_heldout"].get("spearman"), a["pairs_heldout"].get("spearman")],
             "heldout_pairs": a["pairs_heldout"].get("pairs", 0),
@@ -203,7 +218,7 @@ def print_table(rows: list[dict], keys: list[str]) -> None:
 
 
 def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int = 30,
-              params: dict | None = None, out: str | Path | None = None) -> dict:
+              params: dict | None = None, out: str | Path | None = None, transfer_index: str = "") -> dict:
     """Run the benchmark, print its table and save it as JSON; returns the result."""
     params = {"size": "small", **(params or {})}
     mode = "full" if full_mode else "speed"
@@ -212,7 +227,8 @@ def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int 
           f"matmul fp32 {hw['fp32_gflops']:.0f} GFLOP/s, bf16 {hw['bf16_gflops']:.0f} GFLOP/s -> auto precision "
           f"{hw['auto_precision']}; {hw['base_model']}: {hw['train_flops_per_token'] / 1e6:.1f} MFLOP/token "
           "to train (forward + backward)", flush=True)
-    rows = [full(r, params) if full_mode else speed(r, steps, params, hw) for r in recipes]
+    rows = [full(r, params, transfer_index=transfer_index) if full_mode else speed(r, steps, params, hw)
+            for r in recipes]
     result = {"mode": mode, "params": params, "steps": None if full_mode else steps, "machine": hw,
               "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows}
     by = {r["recipe"]: r for r in rows}
@@ -226,7 +242,8 @@ def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int 
     print()
     if full_mode:
         print_table(rows, ["recipe", "epochs", "wall_seconds", "train_seconds", "time_to_quality_seconds",
-                           "pairs_per_second", "mrr@10", "spearman_heldout", "topic_mrr@10", "low_band_cosine",
+                           "pairs_per_second", "mrr@10", "spearman_heldout", "topic_mrr@10", "transfer_mrr@10",
+                           "low_band_cosine",
                            "nonsense_max", "peak_rss_mb", "healthy"])
     else:
         print_table(rows, ["recipe", "precision", "batch_size", "steps", "pairs_per_second", "limit_pairs_per_second",
@@ -386,6 +403,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("-o", "--override", nargs=2, action="append", default=[], metavar=("KNOB", "VALUE"),
                     help="a recipe knob for every recipe benchmarked, e.g. -o mnrl_scale 30")
     ap.add_argument("--out", help="JSON result path (default outputs/bench/<time>-<mode>.json)")
+    ap.add_argument("--transfer", default="", metavar="INDEX",
+                    help="full mode: also evaluate base and tuned on this (larger) index, e.g. "
+                         "../shared/datacommons/preindex/medium/sv_descriptions.csv")
     ap.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
                     help="paired bootstrap of two finished runs (RUN or RUN:before)")
     ap.add_argument("--fresh", action="store_true",
@@ -397,7 +417,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.override:
         params["overrides"] = {k: parse_value(v) for k, v in args.override}
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
-    return run_bench(args.full, recipes, args.steps, params, args.out)
+    return run_bench(args.full, recipes, args.steps, params, args.out, args.transfer)
 
 
 if __name__ == "__main__":

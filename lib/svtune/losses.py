@@ -19,10 +19,17 @@ from torch import nn
 
 class InBatchAndScored(nn.Module):
     def __init__(self, model, in_batch: nn.Module, scored: nn.Module, gather: bool = False, merged: bool = False,
-                 scored_weight: float = 1.0):
+                 scored_weight: float = 1.0, teacher=None, distil_weight: float = 0.0):
         super().__init__()
-        self.model, self.in_batch, self.scored, self.gather, self.merged = model, in_batch, scored, gather, merged
+        self.model, self.in_batch, self.scored, self.merged = model, in_batch, scored, merged
+        # This loss gathers the embeddings with their positive marks itself: the inner loss must not again.
+        self.gather = gather or getattr(in_batch, "gather_across_devices", False)
+        if hasattr(in_batch, "gather_across_devices"):
+            in_batch.gather_across_devices = False
         self.scored_weight = scored_weight
+        # Distillation: label columns 3 and 4 index the teacher's embeddings of the two texts.
+        self.teacher = None if teacher is None else (torch.as_tensor(teacher.emb), teacher.slope, teacher.intercept)
+        self.distil_weight = distil_weight
 
     def forward(self, sentence_features, labels: torch.Tensor) -> torch.Tensor:
         embeddings = embed_columns(self.model, sentence_features, separate_first=not self.merged)
@@ -30,12 +37,25 @@ class InBatchAndScored(nn.Module):
         loss = (self.scored_weight * self.scored.compute_loss_from_embeddings([e[scored] for e in embeddings],
                                                                             score[scored])
                 if bool(scored.any()) else embeddings[0].sum() * 0.0)
+        if self.teacher is not None and self.distil_weight:
+            loss = loss + self.distil_weight * self._distil(embeddings[:2], labels)
         if self.gather:   # every process computes the global in-batch loss; gradients reach each one's rows
             embeddings = [all_gather_with_grad(e) for e in embeddings]
-            positive = all_gather(positive)
+            positive = all_gather(positive.to(torch.uint8)) > 0   # gloo gathers no bools
         if int(positive.sum()) >= 2:
             loss = loss + self.in_batch.compute_loss_from_embeddings([e[positive] for e in embeddings], None)
         return loss
+
+    def _distil(self, embeddings, labels: torch.Tensor) -> torch.Tensor:
+        """Mean squared gap between the student's cosines of every sentence_1 x sentence_2 of the
+        batch and the teacher's, mapped onto the label scale (the pairs themselves excluded)."""
+        table, slope, intercept = self.teacher
+        ids = labels[:, 3:5].long().cpu()
+        t1, t2 = (table[ids[:, i]].to(embeddings[0].device) for i in (0, 1))
+        target = (slope * (t1 @ t2.T) + intercept).clamp(0, 1)
+        s1, s2 = (nn.functional.normalize(e.float(), dim=-1) for e in embeddings)
+        off = ~torch.eye(len(s1), dtype=torch.bool, device=s1.device)
+        return ((s1 @ s2.T - target)[off] ** 2).mean()
 
     @property
     def citation(self) -> str:

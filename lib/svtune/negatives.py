@@ -24,6 +24,7 @@ from .mining import text_dcids, text_key
 
 RELATIVE_MARGIN = 0.95   # a negative's cosine to the anchor stays below 95% of the positive's
 CELLS = 1 << 26          # anchor x corpus similarities per matrix product (~256 MB): bounded memory
+SHORTLIST = 32           # candidates looked at per row before a full scan
 
 
 def _neighbours(pairs: pd.DataFrame, min_score: float) -> dict[str, set[str]]:
@@ -68,24 +69,33 @@ def hard_negatives(positives: pd.DataFrame, pairs: pd.DataFrame, model, k: int =
     pos_sim = (emb[a_idx] * emb[p_idx]).sum(axis=1)
     out: list[list[str]] = []
     chunk = max(1, CELLS // len(corpus))
+    # A row's banned texts are few (its StatVars' texts and positive neighbours): look for the
+    # negatives among the row's top k + SHORTLIST candidates, all rows of a chunk at once, and
+    # fall back to a full scan only when those are all banned. Linear work per row, not O(catalog).
+    m = min(k + SHORTLIST, len(corpus)) - 1
     for start in range(0, len(positives), chunk):
         rows = range(start, min(start + chunk, len(positives)))
         sims = emb[a_idx[start:rows.stop]] @ corpus_emb.T
-        for r, sim in zip(rows, sims):
+        capped = np.where(sims < relative_margin * pos_sim[start:rows.stop, None], sims, -np.inf)
+        shortlist = np.argpartition(-capped, m, axis=1)[:, :m + 1] if m < len(corpus) - 1 else \
+            np.tile(np.arange(len(corpus)), (len(rows), 1))
+        for r, sim, score, cand in zip(rows, sims, capped, shortlist):
             a, p = text_key(positives["sentence_1"].iat[r]), text_key(positives["sentence_2"].iat[r])
             banned = {position[t] for t in {a, p} | neighbours.get(a, set()) | neighbours.get(p, set())
                       if t in position}
             for d in dcids.get(a, set()) | dcids.get(p, set()):
                 banned.update(rows_of[d])
-            allowed = np.ones(len(corpus), dtype=bool)
-            allowed[list(banned)] = False
-            if not allowed.any():   # a catalog of one StatVar: nothing can be a negative
+            top = [int(i) for i in cand[np.argsort(-score[cand], kind="stable")]
+                   if int(i) not in banned and np.isfinite(score[i])][:k]
+            if len(top) < k and len(banned) < len(corpus):   # the shortlist ran out: scan everything
+                allowed = np.ones(len(corpus), dtype=bool)
+                allowed[list(banned)] = False
+                full = np.where(allowed, score, -np.inf)
+                top = [int(i) for i in np.argsort(-full, kind="stable")[:k] if np.isfinite(full[i])]
+                if not top:   # every allowed text is within the margin: take the least similar
+                    top = [int(np.flatnonzero(allowed)[np.argmin(sim[allowed])])]
+            if len(banned) >= len(corpus):   # a catalog of one StatVar: nothing can be a negative
                 out.append([])
                 continue
-            score = np.where(allowed & (sim < relative_margin * pos_sim[r]), sim, -np.inf)
-            top = np.argpartition(-score, min(k, len(score) - 1))[:k]
-            top = [i for i in top[np.argsort(-score[top])] if np.isfinite(score[i])]
-            if not top:   # every allowed text is within the margin: take the least similar
-                top = [int(np.flatnonzero(allowed)[np.argmin(sim[allowed])])]
             out.append([corpus[i] for i in top] + [corpus[top[-1]]] * (k - len(top)))
     return out

@@ -111,7 +111,8 @@ class Recipe:
     def needs_teacher(self) -> bool:
         return False
 
-    def plans(self, pairs: pd.DataFrame, model, seed: int) -> list[Plan]:
+    def plans(self, pairs: pd.DataFrame, model, seed: int, teacher=None) -> list[Plan]:
+        """The training stages; `teacher` is a teacher.Space when the recipe distils one."""
         raise NotImplementedError
 
     def _plan(self, datasets, losses, sampler, notes: str, **stage) -> Plan:
@@ -157,10 +158,11 @@ def _sampler(pairs: pd.DataFrame, model, grouped: bool, guard_labelled: bool = F
     """Length-grouped batches with no two rows of one StatVar or text, or the library's random ones."""
     if not grouped:
         return "batch_sampler"
+    from .distributed import world_size
     from .models import token_counter
     from .sampling import GroupedBatchSampler
     return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs), guard_labelled=guard_labelled,
-                             length_fn=token_counter(model.tokenizer, model.max_seq_length))
+                             length_fn=token_counter(model.tokenizer, model.max_seq_length), world_size=world_size())
 
 
 def _loss(name: str, model):
@@ -172,7 +174,7 @@ def _loss(name: str, model):
 class Cosine(Recipe):
     """One absolute-label loss on every pair (the original recipe's shape)."""
 
-    def plans(self, pairs: pd.DataFrame, model, seed: int) -> list[Plan]:
+    def plans(self, pairs: pd.DataFrame, model, seed: int, teacher=None) -> list[Plan]:
         return [self._plan(_scored(pairs), _loss("cosine", model), _sampler(pairs, model, self.length_grouped),
                            "CosineSimilarityLoss on all pairs" + ("" if self.length_grouped else ", random batches"))]
 
@@ -222,6 +224,8 @@ class InBatch(Recipe):
                                       "(needs -p teacher)", lo=0, hi=100, whole=True)
     teacher_labels: str = knob("none", "pairs whose label the teacher gives instead of the rules (needs -p teacher)",
                                choices=("none", "relations", "mined", "all"))
+    teacher_distil: float = knob(0.0, "one pass: weight of matching the teacher's (calibrated) cosines between "
+                                      "every two texts of a batch (needs -p teacher)", lo=0, hi=100)
     # Two datasets (one per loss) encode each mined pair twice per epoch; one pass encodes it once.
     one_pass: bool = knob(True, "both losses on one dataset, each text encoded once per step "
                                 "(losses.py; not with hard_negatives)")
@@ -232,7 +236,7 @@ class InBatch(Recipe):
 
     @property
     def needs_teacher(self) -> bool:
-        return self.teacher_neighbours > 0 or self.teacher_labels != "none"
+        return self.teacher_neighbours > 0 or self.teacher_labels != "none" or self.teacher_distil > 0
 
     def _positives(self, pairs: pd.DataFrame, model):
         """The positive pairs, with mined hard negatives per pair when asked for."""
@@ -278,7 +282,7 @@ class InBatch(Recipe):
         return scored, (f"{len(curated)} curated pairs x{self.curated_repeat}, {len(mined)} mined, "
                         f"{len(anchors)} anchor, {len(relations)} relation and {len(neighbours)} teacher pairs")
 
-    def _one_pass(self, pairs: pd.DataFrame, model, seed: int, in_batch) -> Plan:
+    def _one_pass(self, pairs: pd.DataFrame, model, seed: int, in_batch, teacher=None) -> Plan:
         """One dataset: every scored pair (curated x repeat, mined, anchors) and every positive,
         each row labelled [score, is an in-batch positive, is in the scored loss]."""
         from datasets import Dataset
@@ -295,22 +299,32 @@ class InBatch(Recipe):
         in_scored = set(key)
         missing = pairs[positive.to_numpy() & np.array([k not in in_scored for k in zip(pairs["sentence_1"], pairs["sentence_2"])])]
         rows = pd.concat([scored, missing.assign(positive=1.0, in_scored=0.0)], ignore_index=True)
+        columns = ["score", "positive", "in_scored"]
+        distil = teacher if self.teacher_distil else None
+        if distil is not None:   # where each text sits in the teacher's embeddings (losses.InBatchAndScored)
+            rows = rows.assign(id_1=distil.ids(rows["sentence_1"]), id_2=distil.ids(rows["sentence_2"]))
+            columns += ["id_1", "id_2"]
         data = Dataset.from_dict({"sentence_1": rows["sentence_1"].tolist(), "sentence_2": rows["sentence_2"].tolist(),
-                                  "label": rows[["score", "positive", "in_scored"]].astype(float).values.tolist()})
+                                  "label": rows[columns].astype(float).values.tolist()})
         loss = InBatchAndScored(model, in_batch, _loss(self.scored_loss, model), merged=self.merged_forward,
-                                scored_weight=self.scored_weight)
+                                scored_weight=self.scored_weight, gather=in_batch.gather_across_devices,
+                                teacher=distil, distil_weight=self.teacher_distil)
         notes = (f"one pass: symmetric MNRL on {int(rows.positive.sum())} positives (no same-StatVar negatives) + "
                  f"{type(loss.scored).__name__} on {what} (MNRL scale {self.mnrl_scale:g})")
         return self._plan(data, loss, _sampler(pairs, model, self.length_grouped, guard_labelled=True), notes,
                           name="in-batch negatives + scored pairs")
 
-    def plans(self, pairs: pd.DataFrame, model, seed: int) -> list[Plan]:
+    def plans(self, pairs: pd.DataFrame, model, seed: int, teacher=None) -> list[Plan]:
         from sentence_transformers.sentence_transformer import losses
+
+        from .distributed import world_size
+        # Several processes: in-batch negatives span the global batch, as in one process.
         in_batch = losses.MultipleNegativesRankingLoss(
-            model, scale=self.mnrl_scale, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction")
+            model, scale=self.mnrl_scale, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction",
+            gather_across_devices=world_size() > 1)
         has_curated = (pairs["source"] == "curated_pair").sum() >= 2
         if self.one_pass and self.scored_loss != "none" and self.hard_negatives == 0 and has_curated:
-            return [self._one_pass(pairs, model, seed, in_batch), *self._scored_stage(pairs, model, seed)]
+            return [self._one_pass(pairs, model, seed, in_batch, teacher), *self._scored_stage(pairs, model, seed)]
         positives, mined = self._positives(pairs, model)
         notes = "symmetric MNRL on positives (no same-StatVar negatives)" + mined
         datasets = {"positives": positives}

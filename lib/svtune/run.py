@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import paths
+from . import distributed, paths
 from .catalog import Catalog, load_catalog
 from .config import RunConfig, make_config, model_slug
 from .csvio import DataError
@@ -246,6 +246,7 @@ class Run:
     device: str = "cpu"
     precision: str = "fp32"          # what training runs in (recipes that allow bf16 take it where it pays)
     memory: PeakRSS | None = None    # samples this process's memory from start() to finish()
+    teacher_space: object = None    # the teacher's embeddings of the pairs' texts, when the recipe distils them
 
     @classmethod
     def start(cls, run_dir: str = "", **params) -> "Run":
@@ -267,12 +268,28 @@ class Run:
         run.device = pick_device()
         run.precision = choose_precision(cfg.precision, run.device, cfg.hp.bf16)
         run._write_config(status="running")
+        distributed.init()
+        distributed.share(str(folder))   # the other ranks (torchrun) learn where the run lives
         run.metrics["timings_s"] = {"start": round(time.perf_counter() - began, 2)}
         return run
 
+    @classmethod
+    def worker(cls) -> None:
+        """Rank 1..N-1 of a multi-process run: wait for rank 0's folder and data, train its shard
+        of every batch, and leave the rest (evaluation, saving) to rank 0."""
+        distributed.init()
+        folder = distributed.share()
+        doc = json.loads((Path(folder) / "config.json").read_text())
+        cfg = make_config(**doc["params"])
+        run = cls(cfg, Path(folder), doc["base_model"], precision=doc["precision"])
+        from .hardware import pick_device
+        run.device = pick_device()
+        distributed.barrier()   # rank 0 has written pairs.csv (and its teacher grades)
+        run.pairs = pd.read_csv(run.dir / "pairs.csv", keep_default_na=False)
+        run.train()
     def _write_config(self, status: str, **extra) -> None:
         doc = {"status": status, "pid": os.getpid(), **extra, "params": self.cfg.to_dict(),
-               "recipe": self.cfg.hp.values(),
+               "recipe": self.cfg.hp.values(), "world_size": distributed.world_size(),
                "precision": self.precision, "base_model": self.model_info,
                "inputs_sha256": self.catalog.sha256() if self.catalog else {},
                "environment": environment(self.device), "command": reproduce_command(self.cfg)}
@@ -338,9 +355,12 @@ class Run:
             self.load_data()
         model = self._model()
         hp = self.cfg.hp
-        if self.cfg.teacher and "teacher" not in self.pairs:
-            self.grade_with_teacher()
-        plans = hp.plans(self.pairs, model, self.cfg.seed)
+        if self.cfg.teacher and ("teacher" not in self.pairs or
+                                 (getattr(hp, "teacher_distil", 0) and self.teacher_space is None)):
+            self.grade_with_teacher()   # on a rerun or another rank: from the cache, in seconds
+        if distributed.is_main():
+            distributed.barrier()   # pairs.csv is final: the other ranks may read it (Run.worker)
+        plans = hp.plans(self.pairs, model, self.cfg.seed, teacher=self.teacher_space)
         check_disk(self.dir, self.model_info)
         model.svtune_fingerprint = None   # its weights are about to change: nothing of it may be cached
         checkpoints = self.dir / CHECKPOINTS
@@ -348,6 +368,8 @@ class Run:
         stats = fit(model, plans, hp, self.cfg.seed, self.cfg.max_steps, self.precision == "bf16", checkpoints,
                     resume=bool(self.cfg.resume), callbacks=callbacks)
         fitted = time.perf_counter()
+        if not distributed.is_main():
+            return stats   # rank 0 centres, saves and evaluates the one model
         catalog_emb = None
         if hp.center:
             from .centering import center_model
@@ -377,9 +399,13 @@ class Run:
         start = time.perf_counter()
         teacher = load_model(self.cfg.teacher, self.device)
         self.pairs, info = annotate(teacher, self.catalog, self.pairs, getattr(self.cfg.hp, "teacher_neighbours", 0))
+        if getattr(self.cfg.hp, "teacher_distil", 0):
+            from .teacher import space
+            self.teacher_space = space(teacher, self.pairs, **info["calibration"])
         _, info["model"] = resolve_base_model(self.cfg.teacher)
         info["seconds"] = round(time.perf_counter() - start, 1)
-        self.pairs.to_csv(self.dir / "pairs.csv", index=False)
+        if distributed.is_main():
+            self.pairs.to_csv(self.dir / "pairs.csv", index=False)
         self.metrics["teacher"] = info
         return info
 

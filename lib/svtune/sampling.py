@@ -29,9 +29,13 @@ class GroupedBatchSampler(DefaultBatchSampler):
     def __init__(self, dataset, batch_size: int, drop_last: bool, valid_label_columns=None,
                  generator=None, seed: int = 0, text_dcids: dict[str, set[str]] | None = None,
                  group_by_length: bool = True, no_duplicates: bool = True, guard_labelled: bool = False,
-                 length_fn: Callable[[list[str]], list[int]] | None = None):
+                 length_fn: Callable[[list[str]], list[int]] | None = None, world_size: int = 1):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last,
                          valid_label_columns=valid_label_columns, generator=generator, seed=seed)
+        # Under torchrun each process gets every world_size-th batch (accelerate's BatchSamplerShard),
+        # and in-batch negatives are gathered across them: so the guard holds for a global batch of
+        # batch_size x world_size rows, cut into world_size consecutive per-process batches.
+        self.world_size = world_size
         labels = [c for c in dataset.column_names if c in (valid_label_columns or LABEL_COLUMNS)]
         text_cols = [c for c in dataset.column_names if c not in labels]
         columns = [dataset[c] for c in text_cols]
@@ -72,13 +76,14 @@ class GroupedBatchSampler(DefaultBatchSampler):
         return out
 
     def _batches(self, order: list[int]) -> list[list[int]]:
+        size = self.batch_size * self.world_size
         if self.keys is None:
-            return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+            return [order[i:i + size] for i in range(0, len(order), size)]
         batches, remaining = [], order
         while remaining:
             batch, used, rest = [], set(), []
             for idx in remaining:
-                if len(batch) < self.batch_size and used.isdisjoint(self.keys[idx]):
+                if len(batch) < size and used.isdisjoint(self.keys[idx]):
                     batch.append(idx)
                     used |= self.keys[idx]
                 else:
@@ -93,9 +98,13 @@ class GroupedBatchSampler(DefaultBatchSampler):
             rng = np.random.default_rng(self.seed + self.epoch)
             batches = self._batches(self._order(rng))
             if self.drop_last:
-                batches = [b for b in batches if len(b) == self.batch_size]
+                batches = [b for b in batches if len(b) == self.batch_size * self.world_size]
             # Shuffle batch order so lengths do not rise steadily within an epoch.
-            self._cache = (self.epoch, [batches[i] for i in rng.permutation(len(batches))])
+            batches = [batches[i] for i in rng.permutation(len(batches))]
+            if self.world_size > 1:   # each global batch -> one batch per process, in process order
+                batches = [part.tolist() for b in batches if len(b) >= self.world_size
+                           for part in np.array_split(np.array(b), self.world_size)]
+            self._cache = (self.epoch, batches)
         return self._cache[1]
 
     def __iter__(self):

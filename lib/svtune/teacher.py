@@ -16,6 +16,8 @@ on the curated pairs (gold labels), clipped to [0, 1]: a teacher cosine of 0.5 m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -24,6 +26,25 @@ from .mining import pair_key
 
 NEIGHBOUR_SOURCE = "teacher~neighbour"
 CELLS = 1 << 26   # item x item similarities per block (~256 MB): bounded memory at any catalog size
+
+
+@dataclass
+class Space:
+    """The teacher's embeddings of a run's texts and its calibration onto the label scale: what a
+    recipe distils (recipes.InBatch.teacher_distill)."""
+    texts: list[str]
+    emb: np.ndarray
+    slope: float
+    intercept: float
+
+    def ids(self, texts) -> list[int]:
+        index = {t: i for i, t in enumerate(self.texts)}
+        return [index[t] for t in texts]
+
+
+def space(teacher, pairs: pd.DataFrame, slope: float, intercept: float) -> Space:
+    texts = sorted({t for col in ("sentence_1", "sentence_2") for t in pairs[col]})
+    return Space(texts, encode(teacher, texts), slope, intercept)
 
 
 def calibration(cosines: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

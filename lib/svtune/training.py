@@ -117,6 +117,11 @@ class CountingCollator:
 
 def training_args(plan: Plan, recipe, seed: int, max_steps: int | None, bf16: bool, cpu: bool, output_dir):
     from sentence_transformers import SentenceTransformerTrainingArguments
+
+    from . import distributed
+    world = distributed.world_size()
+    if plan.batch_size % world:
+        raise ValueError(f"batch size {plan.batch_size} does not split over {world} processes")
     steps_per_epoch = max(1, math.ceil(plan.num_pairs() / plan.batch_size))
     total_steps = max_steps or int(steps_per_epoch * plan.epochs)
     # A warmup below 1 is a fraction of the run; 1 or more is a number of steps (as in the original).
@@ -126,7 +131,7 @@ def training_args(plan: Plan, recipe, seed: int, max_steps: int | None, bf16: bo
         output_dir=str(output_dir),
         num_train_epochs=plan.epochs,
         max_steps=max_steps or -1,
-        per_device_train_batch_size=plan.batch_size,
+        per_device_train_batch_size=plan.batch_size // world,   # the global batch stays the recipe's
         learning_rate=plan.learning_rate,
         warmup_steps=warmup_steps,
         weight_decay=recipe.weight_decay,
