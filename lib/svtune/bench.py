@@ -5,6 +5,7 @@ machine's own limit.
     python -m svtune.bench --steps 60 -p data_dir ../shared/datacommons
     python -m svtune.bench --full -p data_dir ../shared/datacommons   # train each recipe to the end
     python -m svtune.bench --compare RUN_A RUN_B    # paired bootstrap of two finished runs
+    python -m svtune.bench --scale 10000,30000,100000   # synthetic catalogs: time and memory per stage
 
 Speed mode measures, in the same run, this machine's fp32 and bf16 matmul throughput and the
 model's FLOPs per token (hardware.py), then trains each recipe for the same number of steps and
@@ -205,6 +206,99 @@ def full(recipe: str, params: dict, curve: bool = True, transfer_index: str = ""
             "healthy": m["health"]["ok"]}
 
 
+def scale_one(n: int, folder: Path) -> dict:
+    """Mining and evaluation (no training) of a synthetic catalog of `n` StatVars with topics,
+    stage by stage: wall seconds and peak RSS, and encoding throughput against the forward limit."""
+    import tempfile
+
+    from . import synthetic
+    from .catalog import load_catalog
+    from .evaluate import Index, evaluate_model
+    from .formats import index_from_catalog, names_from_catalog, read_pairs, read_queries
+    from .mining import mine_pairs
+    from .models import load_model, token_counter
+    from .negatives import hard_negatives
+    from .recipes import positives
+    from .report import rank_diff
+    paths.CACHE_DIR = Path(tempfile.mkdtemp(prefix="svtune-scale-cache-"))   # encoding is measured cold
+    stages, out = {}, {"statvars": n}
+
+    class stage:
+        def __init__(self, name):
+            self.name = name
+
+        def __enter__(self):
+            self.mem, self.start = PeakRSS().__enter__(), time.perf_counter()
+
+        def __exit__(self, *exc):
+            self.mem.__exit__(*exc)
+            stages[self.name] = {"seconds": round(time.perf_counter() - self.start, 2), "peak_rss_mb": self.mem.mb}
+            print(f"  {n:,} StatVars, {self.name}: {stages[self.name]['seconds']} s, "
+                  f"peak RSS {self.mem.mb:,.0f} MB", flush=True)
+
+    with stage("write synthetic catalog"):
+        synthetic.write_catalog(folder, n)
+    with stage("load catalog"):
+        catalog = load_catalog(folder, "small", warn=False)
+    with stage("mine pairs"):
+        pairs, _ = mine_pairs(catalog)
+    model = load_model("all-MiniLM-L6-v2")
+    rows = index_from_catalog(catalog)
+    queries = (read_queries(paths.DATA_DIR / "eval" / "queries.csv")
+               + read_queries(paths.DATA_DIR / "eval" / "topic_queries.csv"))[:400]
+    with stage("encode catalog"):
+        index = Index(model, rows)
+    with stage(f"search {len(queries)} queries"):
+        index.search([q for q, _ in queries])
+    with stage("evaluate (catalog cached)"):
+        evaluate_model(model, rows, queries, read_pairs(paths.DATA_DIR / "eval" / "pairs.csv"))
+    with stage("hard negatives (k=1)"):
+        hard_negatives(pairs[positives(pairs)], pairs, model, k=1)
+    with stage("rank-diff report"):
+        rank_diff(model, model, rows, [q for q, _ in queries], names_from_catalog(catalog),
+                  folder / "rank_diff.html", expected=[e for _, e in queries])
+    hw = machine()
+    sample = index.sentences[::max(1, len(index.sentences) // 5000)]
+    tokens = sum(token_counter(model.tokenizer, model.max_seq_length)(sample)) / len(sample)
+    rate = len(index.sentences) / stages["encode catalog"]["seconds"]
+    limit = hw["fp32_gflops"] * 1e9 / (hw["forward_flops_per_token"] * tokens)
+    out.update({"topics": catalog.num_topics, "index_sentences": len(index.sentences), "pairs": len(pairs),
+                "encode_sentences_per_second": round(rate, 1), "tokens_per_sentence": round(tokens, 1),
+                "encode_share_of_forward_limit": round(rate / limit, 3), "machine": hw["name"], "stages": stages})
+    return out
+
+
+def scale(sizes: list[int], out: str | Path | None = None) -> dict:
+    """scale_one per size, each in a fresh process so its peak memory is its own."""
+    import subprocess
+    import sys
+    import tempfile
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix=f"svtune-synth-{n}-") as folder:
+            res = subprocess.run([sys.executable, "-m", "svtune.bench", "--scale-one", str(n), folder],
+                                 capture_output=True, text=True)
+            print(res.stdout, end="", flush=True)
+            if res.returncode:
+                raise SystemExit(f"scale {n} failed: {res.stderr[-2000:]}")
+            rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    names = list(rows[0]["stages"])
+    print("\n" + "stage".ljust(28) + "".join(f"  {r['statvars']:>9,} StatVars" for r in rows))
+    for name in names:
+        print(name.ljust(28) + "".join(f"  {r['stages'][name]['seconds']:>8.1f} s {r['stages'][name]['peak_rss_mb'] / 1024:>4.1f} GB"
+                             for r in rows))
+    for r in rows:
+        print(f"{r['statvars']:,}: {r['index_sentences']:,} index sentences, {r['pairs']:,} pairs; encoding "
+              f"{r['encode_sentences_per_second']:,.0f} sentences/s = {r['encode_share_of_forward_limit']:.0%} of "
+              f"the fp32 forward limit ({r['machine']})")
+    result = {"mode": "scale", "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows}
+    out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-scale.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"saved {out}")
+    return result
+
+
 def print_table(rows: list[dict], keys: list[str]) -> None:
     def fmt(v):
         if isinstance(v, list):
@@ -355,24 +449,12 @@ def config_of(folder: Path):
 def compare(a: str, b: str, fresh: bool = False) -> dict:
     """Paired bootstrap of two evaluated models on the same held-out queries and pairs
     (as stored in the runs, or `fresh`: both evaluated again now)."""
-    from .metrics import paired_bootstrap, reciprocal_rank
+    from .evaluate import paired_differences
     details = _fresh_details if fresh else _eval_details
-    da, db = details(a), details(b)
-    out = {"a": a, "b": b}
-    qa, qb = da["queries"], db["queries"]
-    if [q["query"] for q in qa] != [q["query"] for q in qb]:
-        raise SystemExit("the two runs were evaluated on different queries (or catalogs): not comparable "
-                         "(add --fresh to evaluate both again on today's files)")
-    if qa:
-        rr = [[reciprocal_rank([d for d, _ in q["top"]], q["expected"]) for q in qs] for qs in (qa, qb)]
-        out["mrr@10"] = paired_bootstrap("mean", rr[0], rr[1])
-    pa, pb = da["pairs_heldout"], db["pairs_heldout"]
-    if [(p["sentence_1"], p["sentence_2"]) for p in pa] != [(p["sentence_1"], p["sentence_2"]) for p in pb]:
-        raise SystemExit("the two runs were evaluated on different held-out pairs: not comparable "
-                         "(add --fresh to evaluate both again on today's files)")
-    if len(pa) >= 2:
-        out["spearman_heldout"] = paired_bootstrap("spearman", [p["cosine"] for p in pa],
-                                                   [p["cosine"] for p in pb], [p["label"] for p in pa])
+    try:
+        out = {"a": a, "b": b, **paired_differences(details(a), details(b))}
+    except ValueError as e:
+        raise SystemExit(f"{e} (add --fresh to evaluate both again on today's files)") from None
     print(f"A = {a}\nB = {b}")
     rows = [{"metric": k, "A": v["a"], "B": v["b"], "A-B": v["diff"],
              "95% interval": "[{:+.3f}, {:+.3f}]".format(*v["diff_ci95"]), "P(A>B)": v["a_wins"],
@@ -406,6 +488,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--transfer", default="", metavar="INDEX",
                     help="full mode: also evaluate base and tuned on this (larger) index, e.g. "
                          "../shared/datacommons/preindex/medium/sv_descriptions.csv")
+    ap.add_argument("--scale", metavar="N,N,...", help="mining + evaluation of synthetic catalogs of these sizes "
+                    "(e.g. 10000,30000,100000), each in its own process: wall time and peak RSS per stage")
+    ap.add_argument("--scale-one", nargs=2, metavar=("N", "FOLDER"), help=argparse.SUPPRESS)
     ap.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
                     help="paired bootstrap of two finished runs (RUN or RUN:before)")
     ap.add_argument("--fresh", action="store_true",
@@ -413,6 +498,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     if args.compare:
         return compare(*args.compare, fresh=args.fresh)
+    if args.scale_one:
+        print(json.dumps(scale_one(int(args.scale_one[0]), Path(args.scale_one[1]))))
+        return {}
+    if args.scale:
+        return scale([int(x) for x in args.scale.split(",")], args.out)
     params = {"size": args.size, **{k: parse_value(v) for k, v in args.param}}
     if args.override:
         params["overrides"] = {k: parse_value(v) for k, v in args.override}

@@ -171,6 +171,26 @@ def deltas(before: dict, after: dict) -> dict[str, float]:
     return {k: a[k] - b[k] for k in a if k in b and not k.endswith(("queries", "pairs"))}
 
 
+def paired_differences(a: dict, b: dict) -> dict:
+    """Paired bootstrap of model A against model B on the same held-out queries and pairs, from
+    two evaluations' `details` (metrics.paired_bootstrap: difference, 95% interval, P(A>B))."""
+    from .metrics import paired_bootstrap, reciprocal_rank
+    out = {}
+    qa, qb = a["queries"], b["queries"]
+    if [q["query"] for q in qa] != [q["query"] for q in qb]:
+        raise ValueError("the two were evaluated on different queries (or catalogs): not comparable")
+    if len(qa) >= 2:
+        rr = [[reciprocal_rank([d for d, _ in q["top"]], q["expected"]) for q in qs] for qs in (qa, qb)]
+        out["mrr@10"] = paired_bootstrap("mean", rr[0], rr[1])
+    pa, pb = a["pairs_heldout"], b["pairs_heldout"]
+    if [(p["sentence_1"], p["sentence_2"]) for p in pa] != [(p["sentence_1"], p["sentence_2"]) for p in pb]:
+        raise ValueError("the two were evaluated on different held-out pairs: not comparable")
+    if len(pa) >= 2:
+        out["spearman_heldout"] = paired_bootstrap("spearman", [p["cosine"] for p in pa],
+                                                   [p["cosine"] for p in pb], [p["label"] for p in pa])
+    return out
+
+
 def health_check(before: dict, after: dict) -> dict:
     """The no-collapse rules; `ok` is False (and a warning is printed) when one breaks."""
     rise = after["collapse"]["random_pair_mean_cosine"] - before["collapse"]["random_pair_mean_cosine"]

@@ -359,7 +359,7 @@ DEFAULT = InBatch(
     "length-grouped, then centred on the catalog",
     epochs=2, batch_size=128, learning_rate=1e-4, warmup=0.1, max_seq_length=64, length_grouped=True,
     freeze_token_embeddings=True, dropout=0.0, bf16=True, center=0.5,
-    mnrl_scale=40.0, scored_loss="cosine", mined_fraction=1.0, curated_repeat=16)
+    mnrl_scale=40.0, scored_loss="cosine", mined_fraction=1.0, curated_repeat=16, scored_weight=2.0)
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     SEED,
     DEFAULT,

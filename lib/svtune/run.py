@@ -439,7 +439,11 @@ class Run:
         return self.finish()
 
     def finish(self) -> Path:
-        """Write metrics.json, mark the run complete and give the folder its final name."""
+        """Write metrics.json (with the paired bootstrap of tuned vs base), mark the run complete and
+        give the folder its final name."""
+        from .evaluate import paired_differences
+        evals = [json.loads((self.dir / f"eval_{s}.json").read_text())["details"] for s in ("after", "before")]
+        self.metrics["bootstrap"] = {"a": "tuned", "b": "base", **paired_differences(*evals)}
         self.metrics["wall_time_s"] = round(time.time() - self.started, 2)
         self.memory.__exit__(None, None, None)
         self.metrics["peak_rss_mb"] = self.memory.mb
