@@ -79,7 +79,8 @@ def test_not_enough_disk_is_refused_up_front(capsys, runs, tiny_data, monkeypatc
 @pytest.mark.slow
 def test_a_run_that_fails_later_is_kept_marked_failed(capsys, runs, tiny_data, tmp_path):
     import nbformat
-    nb = nbformat.v4.new_notebook()
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
     nb.cells = [nbformat.v4.new_code_cell('size = "small"\ndata_dir = ""\nrun_dir = ""', metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell('import pathlib, json\n(pathlib.Path(run_dir) / "config.json").write_text('
                                           'json.dumps({"status": "running", "pid": 0}))\nraise RuntimeError("disk on fire")')]

@@ -65,3 +65,18 @@ def test_real_data_commons_loads(size, min_statvars):
     pairs, report = mine_pairs(cat)
     assert len(cat.statvars) >= min_statvars and len(cat.pairs) >= 124
     assert report.counts["name~alternative"] > 1000 and len(pairs) > 5000
+
+
+def test_topics_load_and_topic_queries_are_held_out(shipped):
+    small, medium = shipped
+    h = small.hierarchy
+    assert sum(t.kind == "Topic" for t in h.topics.values()) >= 40 and small.num_topics >= 40
+    assert sum(t.kind == "StatVarPeerGroup" for t in h.topics.values()) >= 20
+    covered = set().union(*(h.statvars_under(d) for d in h.topics))
+    assert len(covered) >= 0.9 * small.num_statvars               # nearly every curated StatVar has a topic
+    queries = read_queries(paths.DATA_DIR / "eval" / "topic_queries.csv")
+    assert len(queries) >= 80 and all(all(d.startswith("dc/topic/") for d in e) for _, e in queries)
+    train, _ = mine_pairs(medium)
+    texts = {t.strip().lower() for t in train.sentence_1.tolist() + train.sentence_2.tolist()}
+    texts |= {s.lower() for sv in medium.statvars.values() for s in sv.sentences()}
+    assert not [q for q, _ in queries if q.strip().lower() in texts]

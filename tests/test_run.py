@@ -83,8 +83,8 @@ def test_run_folders_are_unique_and_renamed_in_one_place(tmp_path):
 
 
 def tiny_params(tiny_model_dir, tiny_data, **extra):
-    return dict(data_dir=str(tiny_data), base_model=str(tiny_model_dir), size="small", epochs=3, batch_size=4,
-                learning_rate=5e-3, **extra)
+    return {**dict(data_dir=str(tiny_data), base_model=str(tiny_model_dir), size="small", epochs=3, batch_size=4,
+                   learning_rate=5e-3), **extra}
 
 
 def embeddings(folder):

@@ -475,6 +475,8 @@ def compare_latest(a: str = "default", b: str = "seed") -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    import os
+    os.environ.setdefault("TQDM_DISABLE", "1")   # tqdm reads it when first imported: before any library is
     ap = argparse.ArgumentParser(prog="python -m svtune.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="train each recipe to completion and evaluate")
     ap.add_argument("--steps", type=int, default=30, help="speed mode: optimizer steps per recipe")

@@ -48,11 +48,17 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
     return resolve(path, DATA_DIR)
 
 
+def finished_runs(runs_dir: Path | None = None) -> list[Path]:
+    """Complete run folders (named, not failed, with metrics.json), newest first."""
+    runs_dir = Path(runs_dir or RUNS_DIR)
+    if not runs_dir.is_dir():
+        return []
+    return sorted((p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+                   and not p.name.endswith(FAILED_SUFFIX) and (p / "metrics.json").exists()),
+                  key=lambda p: p.name, reverse=True)
+
+
 def newest_run(runs_dir: Path | None = None) -> Path | None:
     """The most recent complete run folder, or None when there is none yet."""
-    runs_dir = runs_dir or RUNS_DIR
-    if not runs_dir.is_dir():
-        return None
-    runs = sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
-                  and not p.name.endswith(FAILED_SUFFIX) and (p / "metrics.json").exists())
-    return runs[-1] if runs else None
+    runs = finished_runs(runs_dir)
+    return runs[0] if runs else None

@@ -37,16 +37,6 @@ STYLE = ("body{margin:.4em .6em}h1{font-size:15px;font-weight:normal;color:#555}
          ".mv.gone{background:#e45756;color:#fff}")
 
 
-def finished_runs(runs_dir: Path | None = None) -> list[Path]:
-    """Finished run folders (named, not failed, with metrics.json), newest first."""
-    runs_dir = Path(runs_dir or paths.RUNS_DIR)
-    if not runs_dir.is_dir():
-        return []
-    return sorted((p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
-                   and not p.name.endswith(paths.FAILED_SUFFIX) and (p / "metrics.json").is_file()),
-                  key=lambda p: p.name, reverse=True)
-
-
 def run_folder(run: str | Path = "") -> Path:
     """The run folder to load ("" = the newest finished run); a one-line error when there is none."""
     folder = paths.resolve(run) if str(run) else paths.newest_run()
@@ -164,7 +154,7 @@ def widget(run: str | Path = "", query: str = "", k: int = TOP_K, playground: Pl
     and the result area. Switching runs loads the other run; errors show as one line."""
     import ipywidgets as w
 
-    runs = finished_runs()
+    runs = paths.finished_runs()
     state = {"pg": playground, "shown": None}
     try:
         current = playground.run if playground else run_folder(run)

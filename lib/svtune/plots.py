@@ -237,7 +237,14 @@ def bench_bars(result: dict):
     rows = result["rows"]
     names = [r["recipe"] for r in rows]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3))
-    a1.bar(names, [r["pairs_per_second"] for r in rows], color="#4c78a8")
+    a1.bar(names, [r["pairs_per_second"] for r in rows], color="#4c78a8", label="measured")
+    if all("limit_pairs_per_second" in r for r in rows):   # the machine's matmul limit, in each recipe's precision
+        a1.scatter(names, [r["limit_pairs_per_second"] for r in rows], marker="_", s=900, color="k",
+                   label="this machine's limit")
+        for i, r in enumerate(rows):
+            a1.annotate(f"{r['share_of_limit']:.0%} of limit ({r['precision']})", (i, r["pairs_per_second"]),
+                        ha="center", va="bottom", fontsize=8)
+        a1.legend(fontsize=8)
     a1.set(title=f"Training throughput ({result['steps']} steps each)", ylabel="pairs / second")
     x = np.arange(len(rows))
     a2.bar(x - 0.2, [r["real_tokens_per_pair"] for r in rows], 0.4, label="real")
@@ -253,8 +260,8 @@ def ablation_table(result: dict) -> pd.DataFrame:
     """Full benchmark rows as a table: one row per recipe, before->after columns split."""
     out = []
     for r in result["rows"]:
-        row = {k: r.get(k) for k in ("recipe", "epochs", "wall_seconds", "pairs_per_second", "peak_rss_mb",
-                                     "healthy", "heldout_pairs", "measured")}
+        row = {k: r.get(k) for k in ("recipe", "epochs", "wall_seconds", "time_to_quality_seconds", "pairs_per_second",
+                                     "peak_rss_mb", "healthy", "heldout_pairs", "measured")}
         for k in ("mrr@10", "ndcg@10", "spearman_heldout", "low_band_cosine", "nonsense_max", "random_pair_cosine"):
             row[f"{k} base"], row[f"{k} tuned"] = r[k]
         out.append(row)

@@ -6,7 +6,7 @@ training) print plain lines to stdout at most every EVERY_SECONDS and at every 1
 rate and an ETA: papermill streams them to the console, and the notebook keeps about a dozen.
 
     with Progress("encode catalog", total=len(texts), unit="texts") as bar:
-        for chunk in ...: bar.update(len(chunk))
+        for chunk in ...: bar.update(len(chunk))     # the last line shows what was done, and the rate
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ class Progress:
 
     def __exit__(self, exc_type, *_):
         if exc_type is None:
-            self.done = self.total
             self._print(force=True, final=True)
 
     def update(self, n: int = 1, extra: str = "") -> None:
@@ -63,7 +62,7 @@ class Progress:
         parts.append(f"{_clock(elapsed)} elapsed")
         if final:
             rate = self.done / elapsed if elapsed > 0 else 0
-            parts.append(f"{rate:,.0f} {self.unit}/s".strip() if self.unit else "done")
+            parts.append(f"{rate:,.{1 if rate < 10 else 0}f} {self.unit}/s".strip() if self.unit else "done")
         elif self.done and self.total:
             parts.append(f"ETA {_clock(elapsed * (self.total - self.done) / self.done)}")
         print("  " + "  ".join(parts), file=self.stream, flush=True)

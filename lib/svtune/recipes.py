@@ -297,7 +297,8 @@ class InBatch(Recipe):
         pos_keys = set(zip(pairs.loc[positive, "sentence_1"], pairs.loc[positive, "sentence_2"]))
         scored.loc[~key.duplicated() & key.isin(pos_keys), "positive"] = 1.0
         in_scored = set(key)
-        missing = pairs[positive.to_numpy() & np.array([k not in in_scored for k in zip(pairs["sentence_1"], pairs["sentence_2"])])]
+        not_scored = np.array([k not in in_scored for k in zip(pairs["sentence_1"], pairs["sentence_2"])], dtype=bool)
+        missing = pairs[positive.to_numpy() & not_scored]
         rows = pd.concat([scored, missing.assign(positive=1.0, in_scored=0.0)], ignore_index=True)
         columns = ["score", "positive", "in_scored"]
         distil = teacher if self.teacher_distil else None
@@ -325,9 +326,9 @@ class InBatch(Recipe):
         has_curated = (pairs["source"] == "curated_pair").sum() >= 2
         if self.one_pass and self.scored_loss != "none" and self.hard_negatives == 0 and has_curated:
             return [self._one_pass(pairs, model, seed, in_batch, teacher), *self._scored_stage(pairs, model, seed)]
-        positives, mined = self._positives(pairs, model)
+        positive_rows, mined = self._positives(pairs, model)
         notes = "symmetric MNRL on positives (no same-StatVar negatives)" + mined
-        datasets = {"positives": positives}
+        datasets = {"positives": positive_rows}
         # Symmetric: each anchor against every positive in the batch, and back.
         objectives = {"positives": in_batch}
         sampler = _sampler(pairs, model, self.length_grouped)

@@ -262,6 +262,9 @@ class Run:
             run_dir = run_dir or str(reopen(paths.resolve(params["resume"])))
         cfg = make_config(**params)
         _, info = resolve_base_model(cfg.base_model)   # refuses a bad base model up front
+        if not info["verified"]:
+            print(f"base model {cfg.base_model}: no official sha256 to check it against; its weights' sha256 "
+                  f"{info['sha256']} is recorded in config.json", flush=True)
         folder = Path(run_dir) if run_dir else create_run_dir(cfg.size, cfg.base_model)
         folder.mkdir(parents=True, exist_ok=True)
         run = cls(cfg, folder, info, memory=PeakRSS().__enter__())

@@ -85,6 +85,7 @@ class ConsoleProgress(TrainerCallback):
         self.bar.set(state.global_step, f"loss {self.loss:.4f}" if self.loss is not None else "")
 
     def on_train_end(self, args, state, control, **kwargs):
+        self.bar.set(state.global_step)   # fewer than planned when interrupted
         self.bar.__exit__(None, None, None)
 
 
