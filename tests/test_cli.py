@@ -128,3 +128,6 @@ def test_torchrun_two_processes_on_gloo(tmp_path):
     assert config["status"] == "complete" and config["world_size"] == 2
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train"]["steps"] == 3 and metrics["after"]["retrieval"]["queries"] > 0
+    done = [line for line in out.stdout.splitlines() if line.strip().startswith("train [") and "steps/s" in line]
+    assert len(done) == 1, done                           # rank 0 alone prints progress
+    assert "terminate called" not in out.stderr and "SIGABRT" not in out.stderr

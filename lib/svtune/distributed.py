@@ -56,3 +56,14 @@ def barrier() -> None:
     if world_size() > 1:
         import torch.distributed as dist
         dist.barrier()
+
+
+def leave() -> None:
+    """After training, every rank meets here and leaves the process group. A worker that simply
+    exited while rank 0 still held the group died in gloo's threads ("terminate called without an
+    active exception", SIGABRT), and torchrun then killed rank 0 before it saved the model."""
+    if world_size() > 1:
+        import torch.distributed as dist
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()

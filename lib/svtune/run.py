@@ -371,6 +371,7 @@ class Run:
         stats = fit(model, plans, hp, self.cfg.seed, self.cfg.max_steps, self.precision == "bf16", checkpoints,
                     resume=bool(self.cfg.resume), callbacks=callbacks)
         fitted = time.perf_counter()
+        distributed.leave()   # nothing after training needs the other ranks
         if not distributed.is_main():
             return stats   # rank 0 centres, saves and evaluates the one model
         catalog_emb = None

@@ -22,6 +22,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
+from . import distributed
 from .progress import Progress
 from .recipes import Plan
 
@@ -119,7 +120,6 @@ class CountingCollator:
 def training_args(plan: Plan, recipe, seed: int, max_steps: int | None, bf16: bool, cpu: bool, output_dir):
     from sentence_transformers import SentenceTransformerTrainingArguments
 
-    from . import distributed
     world = distributed.world_size()
     if plan.batch_size % world:
         raise ValueError(f"batch size {plan.batch_size} does not split over {world} processes")
@@ -167,8 +167,9 @@ def _fit_stage(model, plan: Plan, recipe, seed: int, max_steps: int | None, bf16
     args = training_args(plan, recipe, seed, max_steps, bf16, model.device.type == "cpu", output_dir)
     args.batch_sampler = plan.batch_sampler
     checkpoints = Checkpoints(CHECKPOINT_SECONDS)
+    shown = [ConsoleProgress(plan.name)] if distributed.is_main() else []   # one progress line per step, not one per rank
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=plan.datasets, loss=plan.losses,
-                                         callbacks=[ConsoleProgress(plan.name), checkpoints, *(callbacks or [])])
+                                         callbacks=[*shown, checkpoints, *(callbacks or [])])
     trainer.remove_callback(PrinterCallback)   # it prints every log dict; ConsoleProgress says it in a line
     counter = CountingCollator(trainer.data_collator)
     trainer.data_collator = counter
