@@ -88,3 +88,16 @@ def test_launcher_rejects_bad_input_before_writing_anything(capsys, tmp_path, mo
         cli.main(["-p", "data_dir", str(tiny_data)])
     assert "sentence_pairs.csv, line 2, column 'score': 'high' is not a number" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()          # nothing was created
+
+
+def test_the_train_notebook_lists_every_run_parameter():
+    """A run parameter added to RunConfig but forgotten in the notebook's parameters cell fails here."""
+    import ast
+    import json
+
+    from svtune import paths
+    from svtune.config import PARAMETERS
+    nb = json.loads((paths.REPO_ROOT / "notebooks" / "train.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    names = [t.id for node in ast.parse("".join(cell["source"])).body for t in node.targets]
+    assert sorted(names) == sorted([*PARAMETERS, "run_dir"])

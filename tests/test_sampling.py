@@ -70,3 +70,13 @@ def test_under_two_processes_each_global_batch_is_guarded_as_a_whole():
         anchors = [ds[i]["anchor"] for i in first + second]
         assert len(set(anchors)) == len(anchors) and len(first) <= 4 and len(second) <= 4
     assert sorted(i for b in batches for i in b) == list(range(64))
+
+
+def test_two_processes_train_the_same_global_batches_as_one():
+    """The trainer forces drop_last under DDP; the split global batches must still be exactly the
+    single-process run's batches (short ones included), in the same order."""
+    ds, dcids = make(60)                                          # 60 rows: not a multiple of 8
+    one = list(GroupedBatchSampler(ds, batch_size=8, drop_last=False, text_dcids=dcids, seed=5))
+    two = list(GroupedBatchSampler(ds, batch_size=4, drop_last=True, text_dcids=dcids, seed=5, world_size=2))
+    assert any(len(b) < 8 for b in one)                           # the guard leaves short batches
+    assert [a + b for a, b in zip(two[::2], two[1::2])] == one

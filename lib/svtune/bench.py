@@ -181,7 +181,8 @@ def full(recipe: str, params: dict, curve: bool = True, transfer_index: str = ""
     train_seconds = callback.spent if callback else m["train"]["train_seconds"]
     return {"recipe": recipe, "run": str(folder), "wall_seconds": round(time.perf_counter() - start, 1),
             "evaluation_seconds_during_training": round(m["train"]["seconds"]["fit"] - train_seconds, 1),
-            "train_seconds": round(train_seconds, 1), "pairs_per_second": m["train"]["pairs_per_second"],
+            "train_seconds": round(train_seconds, 1),   # the quality curve's evaluations left out
+            "pairs_per_second": round(m["train"]["pairs_trained"] / max(train_seconds, 1e-9), 2),
             "time_to_quality_seconds": round(time_to_quality(curve_rows, final, train_seconds), 1),
             "curve": curve_rows, "timings_s": m.get("timings_s"),
             # "2+1": two epochs, then one epoch of the scored stage (twostage)

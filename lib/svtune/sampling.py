@@ -97,8 +97,10 @@ class GroupedBatchSampler(DefaultBatchSampler):
         if self._cache is None or self._cache[0] != self.epoch:
             rng = np.random.default_rng(self.seed + self.epoch)
             batches = self._batches(self._order(rng))
-            if self.drop_last:
-                batches = [b for b in batches if len(b) == self.batch_size * self.world_size]
+            # The trainer forces drop_last under DDP against ranks getting unequal batch counts; split
+            # global batches cannot be unequal, so keep the short ones, as one process does.
+            if self.drop_last and self.world_size == 1:
+                batches = [b for b in batches if len(b) == self.batch_size]
             # Shuffle batch order so lengths do not rise steadily within an epoch.
             batches = [batches[i] for i in rng.permutation(len(batches))]
             if self.world_size > 1:   # each global batch -> one batch per process, in process order
