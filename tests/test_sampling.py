@@ -73,7 +73,7 @@ def test_under_two_processes_each_global_batch_is_guarded_as_a_whole():
 
 
 def test_two_processes_train_the_same_global_batches_as_one():
-    """The trainer forces drop_last under DDP; the split global batches must still be exactly the
+    """The trainer forces drop_last under DDP; the sampler's split global batches must still be the
     single-process run's batches (short ones included), in the same order."""
     ds, dcids = make(60)                                          # 60 rows: not a multiple of 8
     one = list(GroupedBatchSampler(ds, batch_size=8, drop_last=False, text_dcids=dcids, seed=5))
