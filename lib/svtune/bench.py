@@ -24,6 +24,7 @@ noise. Runs unchanged on a GPU (device and precision are picked per machine).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -224,18 +225,13 @@ def scale_one(n: int, folder: Path) -> dict:
     paths.CACHE_DIR = Path(tempfile.mkdtemp(prefix="svtune-scale-cache-"))   # encoding is measured cold
     stages, out = {}, {"statvars": n}
 
-    class stage:
-        def __init__(self, name):
-            self.name = name
-
-        def __enter__(self):
-            self.mem, self.start = PeakRSS().__enter__(), time.perf_counter()
-
-        def __exit__(self, *exc):
-            self.mem.__exit__(*exc)
-            stages[self.name] = {"seconds": round(time.perf_counter() - self.start, 2), "peak_rss_mb": self.mem.mb}
-            print(f"  {n:,} StatVars, {self.name}: {stages[self.name]['seconds']} s, "
-                  f"peak RSS {self.mem.mb:,.0f} MB", flush=True)
+    @contextlib.contextmanager
+    def stage(name):
+        start = time.perf_counter()
+        with PeakRSS() as mem:
+            yield
+        stages[name] = {"seconds": round(time.perf_counter() - start, 2), "peak_rss_mb": mem.mb}
+        print(f"  {n:,} StatVars, {name}: {stages[name]['seconds']} s, peak RSS {mem.mb:,.0f} MB", flush=True)
 
     with stage("write synthetic catalog"):
         synthetic.write_catalog(folder, n)
