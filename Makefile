@@ -48,10 +48,10 @@ bench: $(STAMP)
 	$(BIN)/python -m svtune.bench $(ARGS)
 
 teacher: $(STAMP)
-	$(BIN)/python -m svtune.fetch all-mpnet-base-v2
+	$(BIN)/python -m svtune.model.fetch all-mpnet-base-v2
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(ARGS)
 
 clean-runs: $(STAMP)
-	$(BIN)/python -m svtune.run clean $(if $(CONFIRM),--yes,)
+	$(BIN)/python -m svtune.run.run clean $(if $(CONFIRM),--yes,)

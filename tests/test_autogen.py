@@ -2,8 +2,8 @@ import csv
 
 import pytest
 
-from svtune import autogen
-from svtune.autogen import description_for_dcid, generate, name_for_dcid, write_csv
+from svtune.data import autogen
+from svtune.data.autogen import description_for_dcid, generate, name_for_dcid, write_csv
 
 
 def test_name_count_person_age_sex_employment():

@@ -9,7 +9,11 @@ import pytest
 
 matplotlib.use("Agg")
 
-from svtune import bench, paths, plots  # noqa: E402
+from svtune.bench import bench  # noqa: E402
+
+from svtune import paths  # noqa: E402
+
+from svtune.eval import plots  # noqa: E402
 
 
 def row(recipe, spearman, nonsense, healthy=True, mrr=0.76):

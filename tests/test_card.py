@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from svtune.card import MARKER, card_text, write_card
+from svtune.ship.card import MARKER, card_text, write_card
 
-COMMAND = "python -m svtune.run --size tiny -p recipe default -p seed 7"
+COMMAND = "python -m svtune.run.run --size tiny -p recipe default -p seed 7"
 
 CONFIG = {
     "status": "complete",
@@ -157,7 +157,7 @@ def test_old_layout_without_recipe_command_license_or_evals():
     fm, body = split(text)
     assert fm["license"] == "apache-2.0" and fm["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert "widget" not in fm
-    assert "python -m svtune.run --size small -p recipe default -p data_dir /d" in body
+    assert "python -m svtune.run.run --size small -p recipe default -p data_dir /d" in body
     assert "-p max_steps" not in body and "-p eval_dir" not in body
     assert "predates recorded commands" in body and "Paired bootstrap" not in body
     assert "| `epochs` | `2` |" in body

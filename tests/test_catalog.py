@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from svtune.catalog import load_catalog, read_sentence_pairs
-from svtune.csvio import DataError
-from svtune.models import resolve_base_model
+from svtune.data.catalog import load_catalog, read_sentence_pairs
+from svtune.data.csvio import DataError
+from svtune.model.load import resolve_base_model
 
 from conftest import write
 
@@ -115,7 +115,7 @@ def test_tampered_minilm_is_refused(monkeypatch, tmp_path):
     fake = tmp_path / "model"
     fake.mkdir()
     (fake / "model.safetensors").write_bytes(b"not the real weights")
-    monkeypatch.setattr("svtune.models.packaged_minilm", lambda: fake)
+    monkeypatch.setattr("svtune.model.load.packaged_minilm", lambda: fake)
     with pytest.raises(DataError, match="refusing a modified model"):
         resolve_base_model("all-MiniLM-L6-v2")
 

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from svtune import __main__ as cli
+from svtune.run import cli
 from svtune import paths
-from svtune.run import leftovers
-from svtune.run import main as run_main
+from svtune.run.run import leftovers
+from svtune.run.run import main as run_main
 
 from conftest import write
 

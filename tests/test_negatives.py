@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svtune.negatives import hard_negatives
+from svtune.train.negatives import hard_negatives
 
 # Texts on a circle: the cosine between two texts is the cosine of their angle difference.
 ANGLE = {"poverty": 0, "poor people": 10, "people in poverty": 12, "household income": 20,

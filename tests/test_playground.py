@@ -9,8 +9,10 @@ import shutil
 
 import pytest
 
-from svtune import paths, playground
-from svtune.playground import Playground, widget
+from svtune import paths
+
+from svtune.eval import playground
+from svtune.eval.playground import Playground, widget
 
 NAMES = {"Count_Person_BelowPovertyLevelInThePast12Months": "People Below Poverty Level",
          "Median_Income_Household": "Median Household Income", "UnemploymentRate_Person": "Unemployment Rate",

@@ -1,5 +1,5 @@
 """plots: before/after figure split by direction with limits, summary direction column, band order,
-query_changes statuses, constants taken from svtune.evaluate."""
+query_changes statuses, constants taken from svtune.eval.evaluate."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
-from svtune import evaluate, plots  # noqa: E402
-from svtune.metrics import BANDS  # noqa: E402
+from svtune.eval import evaluate, plots  # noqa: E402
+from svtune.eval.metrics import BANDS  # noqa: E402
 
 BAND_NAMES = [name for name, _, _ in BANDS]
 

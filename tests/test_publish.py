@@ -16,8 +16,8 @@ import yaml
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from svtune.card import MARKER
-from svtune.publish import PublishError, main, publish, push_to_hub
+from svtune.ship.card import MARKER
+from svtune.ship.publish import PublishError, main, publish, push_to_hub
 from test_card import CONFIG, make_run
 
 TEXTS = ["how many poor people", "median household income", "women"]

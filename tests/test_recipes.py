@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from svtune.config import make_config
-from svtune.recipes import anchor_pairs
+from svtune.run.config import make_config
+from svtune.train.recipes import anchor_pairs
 
 MINED = pd.DataFrame({"sentence_1": ["poverty", "income", "women", "wheat farm"],
                       "sentence_2": ["poor people", "household earnings", "female", "farm growing wheat"],
@@ -69,7 +69,7 @@ def test_one_pass_labels_each_row_for_both_losses(model):
 def test_one_pass_loss_is_the_sum_of_the_two_losses_on_one_encoding(model):
     import torch
     from sentence_transformers.sentence_transformer import losses
-    from svtune.losses import InBatchAndScored
+    from svtune.train.losses import InBatchAndScored
     mnrl, cosine = losses.MultipleNegativesRankingLoss(model, scale=20.0), losses.CosineSimilarityLoss(model)
     a, b = ["poverty", "income", "women", "wheat farm"], ["poor people", "household earnings", "female", "farm"]
     features = [model.tokenize(a), model.tokenize(b)]

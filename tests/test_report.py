@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from svtune import plots, report
+from svtune.eval import plots, report
 
 NAMES = {"A": "Alpha", "B": "Beta", "C": "Gamma", "D": "Delta", "E": "Epsilon"}
 
@@ -175,8 +175,8 @@ class FakeModel:
 
 
 def test_main_wires_expected_from_the_query_file(tmp_path, monkeypatch):
-    import svtune.models
-    monkeypatch.setattr(svtune.models, "load_model", lambda name, *a, **k: FakeModel(0 if name == "a" else 1))
+    import svtune.model.load
+    monkeypatch.setattr(svtune.model.load, "load_model", lambda name, *a, **k: FakeModel(0 if name == "a" else 1))
     (tmp_path / "index.csv").write_text("sentence,dcid\npoverty rate,Poverty\nprison count,Prison\n"
                                         "median income,Income\nhouse value,Home\n", encoding="utf-8")
     (tmp_path / "q.csv").write_text("query,expected\npoor people,Poverty\ninmates,Prison;NotInIndex\n",

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from svtune import paths
-from svtune.run import Run, create_run_dir, final_dir, mark_failed
+from svtune.run.run import Run, create_run_dir, final_dir, mark_failed
 
 
 def run_pipeline(model_dir, data, **params):
@@ -59,7 +59,7 @@ def test_seed_recipe_and_a_growing_held_out_set(tiny_model_dir, tiny_data, tmp_p
     m = json.loads((folder / "metrics.json").read_text())
     assert m["train"]["recipe"] == "seed" and m["train"]["steps"] == 2 and m["train"]["precision"] == "fp32"
     # The held-out set grows: the stored evaluations keep the old pairs, a fresh one sees the new.
-    from svtune import bench
+    from svtune.bench import bench
     assert bench.compare(str(folder), f"{folder}:before")["spearman_heldout"]["items"] == 3
     with (tiny_data / "eval" / "pairs.csv").open("a") as f:
         f.write("girls,young women,0.9\n")
@@ -99,7 +99,7 @@ def test_an_interrupted_run_resumes_to_the_same_model(tiny_model_dir, tiny_data,
 
     import numpy as np
 
-    from svtune import training
+    from svtune.train import fit as training
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.setattr(training, "CHECKPOINT_SECONDS", 0.0)          # a checkpoint after every step
     params = tiny_params(tiny_model_dir, tiny_data, overrides={"scored_epochs": 1, "scored_batch_size": 4})
@@ -138,7 +138,7 @@ def test_a_killed_run_resumes_and_two_runs_at_once_both_finish(tiny_model_dir, t
     import numpy as np
     driver = tmp_path / "driver.py"
     driver.write_text(
-        "import json, sys\nfrom svtune import training\nfrom svtune.run import Run\n"
+        "import json, sys\nfrom svtune import training\nfrom svtune.run.run import Run\n"
         "training.CHECKPOINT_SECONDS = 0.0\n"
         "print(Run.start(**json.loads(sys.argv[1])).run_all())\n")
     env = {**os.environ, "SVTUNE_OUTPUTS": str(tmp_path / "out")}
@@ -154,7 +154,7 @@ def test_a_killed_run_resumes_and_two_runs_at_once_both_finish(tiny_model_dir, t
     victim.kill()                                                       # SIGKILL: no chance to clean up
     victim.wait()
     (work,) = (tmp_path / "out" / "runs").glob(".incomplete-*")
-    out = subprocess.run([sys.executable, "-c", "import sys; from svtune.run import Run; "
+    out = subprocess.run([sys.executable, "-c", "import sys; from svtune.run.run import Run; "
                           "print(Run.start(resume=sys.argv[1]).run_all())", str(work)],
                          env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datasets import Dataset
 
-from svtune.sampling import GroupedBatchSampler
+from svtune.train.sampling import GroupedBatchSampler
 
 
 def make(n=60):

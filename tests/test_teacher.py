@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from svtune.catalog import load_catalog
-from svtune.mining import mine_pairs, pair_key
-from svtune.models import load_model
-from svtune.teacher import NEIGHBOUR_SOURCE, annotate, calibration, space
+from svtune.data.catalog import load_catalog
+from svtune.data.mining import mine_pairs, pair_key
+from svtune.model.load import load_model
+from svtune.train.teacher import NEIGHBOUR_SOURCE, annotate, calibration, space
 
 
 def test_calibration_fits_the_gold_labels_and_falls_back_to_identity():
@@ -34,7 +34,7 @@ def test_annotate_grades_every_pair_and_adds_neighbours_of_other_items(tiny_mode
     assert set(near.sentence_1) <= names and set(near.sentence_2) <= names
 
     from sentence_transformers.sentence_transformer import losses
-    from svtune.losses import InBatchAndScored
+    from svtune.train.losses import InBatchAndScored
     sp = space(teacher, out, **info["calibration"])
     loss = InBatchAndScored(teacher, losses.MultipleNegativesRankingLoss(teacher), losses.CosineSimilarityLoss(teacher),
                             teacher=sp, distil_weight=1.0)

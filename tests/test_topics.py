@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from svtune.catalog import load_catalog
-from svtune.csvio import DataError
-from svtune.topics import read_topics
+from svtune.data.catalog import load_catalog
+from svtune.data.csvio import DataError
+from svtune.data.topics import read_topics
 
 from conftest import write
 
@@ -40,7 +40,7 @@ def test_csv_topics_become_searchable_catalog_items(tiny_data):
     assert poverty.topic and poverty.sentences() == ["Poverty", "people in hardship", "poverty data"]
     assert "dc/svpg/Sexes" not in cat.statvars                     # peer groups relate StatVars, nobody searches them
     assert (cat.num_statvars, cat.num_topics) == (5, 2)
-    from svtune.formats import index_from_catalog
+    from svtune.data.formats import index_from_catalog
     assert ("poverty data", "dc/topic/Poverty") in index_from_catalog(cat)
 
 

@@ -18,7 +18,7 @@ OUTPUTS_DIR = Path(os.environ.get("SVTUNE_OUTPUTS", REPO_ROOT / "outputs"))
 RUNS_DIR = OUTPUTS_DIR / "runs"
 # Embeddings cached per (model, text): safe to delete, rebuilt on demand (embeddings.py).
 CACHE_DIR = OUTPUTS_DIR / "cache"
-# Base models fetched by `python -m svtune.fetch`, one folder per model name.
+# Base models fetched by `python -m svtune.model.fetch`, one folder per model name.
 MODELS_DIR = OUTPUTS_DIR / "models"
 # Real Data Commons data, beside the repo in CI and in the dev sandbox; optional.
 SHARED_DATACOMMONS = REPO_ROOT.parent / "shared" / "datacommons"

@@ -1,0 +1,3 @@
+from svtune.bench.bench import main
+
+main()

@@ -1,0 +1,200 @@
+"""Load and validate a StatVar catalog folder (the Data Commons fine-tuning layout).
+
+    <data_dir>/curated_input/*.csv        dcid,Name,Description,Override_Alternatives,Curated_Alternatives
+    <data_dir>/autogen_input/<size>/*.csv same columns; included for that size (medium also takes small)
+    <data_dir>/alternatives/*.csv         dcid,Alternatives  (joined to the catalog by dcid)
+    <data_dir>/finetuning/sentence_pairs.csv  sentence_1,sentence_2,score
+    <data_dir>/topics/*.json|*.csv        optional topic hierarchy (topics.py)
+
+Every problem stops with a DataError naming file, line and column, except an
+alternatives dcid that is not in the catalog: that is warned about and counted.
+A dcid defined twice with the same Name and Description is kept once; defined twice
+with different text it is an error naming both places (which one is right is the
+curator's call, not ours). Topics that reach the catalog's StatVars become catalog
+items too (their name and alternatives are searchable, as in Data Commons' index);
+peer groups only relate StatVars. Input files are only ever read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from svtune.data.csvio import DataError, glob_files, parse_score, read_rows, split_list
+from svtune.data.topics import TOPIC, Hierarchy, read_topics, restrict
+
+CATALOG_COLUMNS = ["dcid", "Name", "Description", "Override_Alternatives", "Curated_Alternatives"]
+CATALOG_REQUIRED = ["dcid", "Name", "Description"]
+PAIR_COLUMNS = ["sentence_1", "sentence_2", "score"]
+# Which autogen_input sub-folders each size reads; `tiny` is `small` cut down for smoke tests.
+SIZE_AUTOGEN = {"tiny": ["small"], "small": ["small"], "medium": ["small", "medium"]}
+SIZES = tuple(SIZE_AUTOGEN)
+
+
+@dataclass
+class StatVar:
+    dcid: str
+    name: str
+    descriptions: list[str]
+    override_alternatives: list[str]
+    curated_alternatives: list[str]
+    other_alternatives: list[str] = field(default_factory=list)  # from alternatives/*.csv
+    file: str = ""
+    line: int | None = None
+    autogen: bool = False
+    topic: bool = False      # a Data Commons topic: searchable like a StatVar, and a group of them
+
+    def sentences(self) -> list[str]:
+        """Every text that describes this StatVar (what a search index holds), deduplicated."""
+        seen, out = set(), []
+        for s in [self.name, *self.descriptions, *self.override_alternatives,
+                  *self.curated_alternatives, *self.other_alternatives]:
+            if s and s.lower() not in seen:
+                seen.add(s.lower())
+                out.append(s)
+        return out
+
+
+@dataclass
+class CuratedPair:
+    sentence_1: str
+    sentence_2: str
+    score: float
+    file: str
+    line: int
+
+
+@dataclass
+class Catalog:
+    statvars: dict[str, StatVar]
+    pairs: list[CuratedPair]
+    files: list[Path]
+    warnings: list[str] = field(default_factory=list)
+    unknown_alternative_dcids: int = 0
+    hierarchy: Hierarchy | None = None
+
+    @property
+    def num_statvars(self) -> int:
+        return sum(1 for sv in self.statvars.values() if not sv.topic)
+
+    @property
+    def num_topics(self) -> int:
+        return sum(1 for sv in self.statvars.values() if sv.topic)
+
+    def sha256(self) -> dict[str, str]:
+        """sha256 of every input file read, for the run's config.json."""
+        return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in self.files}
+
+
+def _require_files(folder: Path, what: str) -> list[Path]:
+    files = glob_files(folder)
+    if not files:
+        raise DataError(f"no CSV files for the {what} (expected {folder}/*.csv)", folder)
+    return files
+
+
+def _read_statvars(path: Path, autogen: bool, out: dict[str, StatVar], notes: list[str]) -> None:
+    for row in read_rows(path, CATALOG_REQUIRED, optional=CATALOG_COLUMNS):
+        c = row.cells
+        dcid = c["dcid"].strip()
+        if not dcid:
+            raise DataError("empty dcid", path, row.line, "dcid")
+        name, descs = c["Name"].strip(), split_list(c["Description"])
+        alts = split_list(c["Curated_Alternatives"])
+        overrides = split_list(c["Override_Alternatives"])
+        if not name and not descs and not alts and not overrides:
+            raise DataError(f"StatVar {dcid} has no text at all (Name, Description and alternatives "
+                            "are all empty)", path, row.line, "Name")
+        if dcid in out:
+            first = out[dcid]
+            if (first.name, first.descriptions) != (name, descs):
+                what = "Name" if first.name != name else "Description"
+                raise DataError(f"dcid {dcid} is defined again with a different {what} ({name or descs!r}); "
+                                f"first at {first.file}, line {first.line} ({first.name or first.descriptions!r}): "
+                                "keep one definition", path, row.line, what)
+            notes.append(f"{path}, line {row.line}: dcid {dcid} repeats {first.file}, line {first.line}; kept once")
+            continue
+        out[dcid] = StatVar(dcid, name, descs, overrides, alts, file=str(path), line=row.line, autogen=autogen)
+
+
+def load_catalog(data_dir: Path | str, size: str = "small", max_statvars: int | None = None,
+                 warn: bool = True) -> Catalog:
+    """Read the catalog of `size` from `data_dir`, validated; see the module docstring."""
+    if size not in SIZE_AUTOGEN:
+        raise DataError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError("data folder not found", data_dir)
+    files: list[Path] = []
+    notes: list[str] = []
+    statvars: dict[str, StatVar] = {}
+    for f in _require_files(data_dir / "curated_input", "curated catalog"):
+        _read_statvars(f, False, statvars, notes)
+        files.append(f)
+    for sub in SIZE_AUTOGEN[size]:
+        folder = data_dir / "autogen_input" / sub
+        # autogen_input/small is optional; autogen_input/medium is required for medium.
+        autogen_files = (glob_files(folder) if sub == "small"
+                         else _require_files(folder, f"{sub} autogenerated StatVars"))
+        for f in autogen_files:
+            _read_statvars(f, True, statvars, notes)
+            files.append(f)
+    if max_statvars is not None:
+        statvars = dict(list(statvars.items())[:max_statvars])
+
+    unknown = 0
+    for f in _require_files(data_dir / "alternatives", "alternatives"):
+        files.append(f)
+        for row in read_rows(f, ["dcid", "Alternatives"]):
+            dcid = row.cells["dcid"].strip()
+            if dcid not in statvars:
+                unknown += 1
+                continue
+            statvars[dcid].other_alternatives.extend(split_list(row.cells["Alternatives"]))
+    if unknown and max_statvars is None:
+        notes.append(f"{unknown} alternatives row(s) name a dcid that is not in the {size} catalog; ignored")
+
+    pairs_file = data_dir / "finetuning" / "sentence_pairs.csv"
+    pairs = read_sentence_pairs(pairs_file)
+    files.append(pairs_file)
+    hierarchy = _add_topics(data_dir / "topics", statvars, files, notes)
+    if warn:
+        for n in notes:
+            warnings.warn(n, stacklevel=2)
+    return Catalog(statvars, pairs, files, notes, unknown, hierarchy)
+
+
+def _add_topics(folder: Path, statvars: dict[str, StatVar], files: list[Path], notes: list[str]) -> Hierarchy | None:
+    """Read the topic hierarchy if there is one; its topics that reach the catalog become items."""
+    topic_files = glob_files(folder, "*.json") + glob_files(folder, "*.csv")
+    if not topic_files:
+        return None
+    files.extend(topic_files)
+    hierarchy = restrict(read_topics(folder, notes), {d for d, sv in statvars.items() if not sv.topic})
+    for t in hierarchy.topics.values():
+        if t.kind != TOPIC:
+            continue
+        sv = statvars.get(t.dcid)
+        if sv is None:
+            statvars[t.dcid] = StatVar(t.dcid, t.name, [], [], list(t.alternatives), file=t.file, line=t.line,
+                                       topic=True)
+        else:   # a catalog row for the topic keeps its texts and gains the hierarchy's
+            sv.topic = True
+            sv.curated_alternatives += [a for a in [t.name, *t.alternatives] if a not in sv.sentences()]
+    return hierarchy   # members outside this catalog are routine (one hierarchy, several sizes): counted only
+
+
+def read_sentence_pairs(path: Path | str) -> list[CuratedPair]:
+    """Scored pairs `sentence_1,sentence_2,score`, every score checked to be in [0, 1]."""
+    path = Path(path)
+    out = []
+    for row in read_rows(path, PAIR_COLUMNS):
+        c = row.cells
+        for col in ("sentence_1", "sentence_2"):
+            if not c[col].strip():
+                raise DataError("empty sentence", path, row.line, col)
+        out.append(CuratedPair(c["sentence_1"].strip(), c["sentence_2"].strip(),
+                               parse_score(c["score"].strip(), path, row.line), str(path), row.line))
+    return out

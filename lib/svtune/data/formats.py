@@ -1,0 +1,108 @@
+"""Read the evaluation formats users already have: search indexes, query sets, scored pairs.
+
+Index (catalog) formats, each read into (sentence, dcid) rows:
+  * a catalog folder in this repo's layout (curated_input/, alternatives/, ...)
+  * Data Commons' `dcid,sentence` files with `;`-joined sentences (preindex/*/sv_descriptions.csv)
+  * `sentence,dcid` files, one sentence a row
+Query formats, each read into (query, [expected dcids, best first]):
+  * JSON `{"query": ["dcid1", "dcid2"]}`
+  * CSV `query,expected` with `;`-separated dcids
+  * a plain list, one query a line, `#` comments (no expected dcids: for rank-diff reports)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from svtune.data.catalog import Catalog, load_catalog, read_sentence_pairs
+from svtune.data.csvio import DataError, read_rows, split_list
+
+QUERY_COLUMNS = ["query", "expected"]
+
+
+def index_from_catalog(catalog: Catalog) -> list[tuple[str, str]]:
+    """Every text of every StatVar (name, descriptions, alternatives) mapped to its dcid."""
+    return [(s, sv.dcid) for sv in catalog.statvars.values() for s in sv.sentences()]
+
+
+def names_from_catalog(catalog: Catalog) -> dict[str, str]:
+    return {d: (sv.name or (sv.descriptions[0] if sv.descriptions else d))
+            for d, sv in catalog.statvars.items()}
+
+
+def read_index(path: Path | str, size: str = "small") -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """(sentence, dcid) rows and a dcid -> display name map, from any index format."""
+    path = Path(path)
+    if path.is_dir():
+        cat = load_catalog(path, size, warn=False)
+        return index_from_catalog(cat), names_from_catalog(cat)
+    if not path.is_file():
+        raise DataError("catalog file or folder not found", path)
+    header = path.read_text(encoding="utf-8", errors="replace").splitlines()[:1]
+    cols = [c.strip() for c in header[0].split(",")] if header else []
+    rows, names = [], {}
+    if cols[:2] == ["dcid", "sentence"]:
+        for r in read_rows(path, ["dcid", "sentence"]):
+            dcid = r.cells["dcid"].strip()
+            if not dcid:
+                raise DataError("empty dcid", path, r.line, "dcid")
+            sentences = split_list(r.cells["sentence"])
+            rows.extend((s, dcid) for s in sentences)
+            if sentences:
+                names.setdefault(dcid, sentences[0])
+    elif cols[:2] == ["sentence", "dcid"]:
+        for r in read_rows(path, ["sentence", "dcid"]):
+            s, dcid = r.cells["sentence"].strip(), r.cells["dcid"].strip()
+            if not dcid:
+                raise DataError("empty dcid", path, r.line, "dcid")
+            if s:
+                rows.append((s, dcid))
+                names.setdefault(dcid, s)
+    else:
+        raise DataError(f"unknown index format: header {cols}; expected 'dcid,sentence' "
+                        "or 'sentence,dcid', or a catalog folder", path, 1)
+    if not rows:
+        raise DataError("the index holds no sentences", path)
+    return rows, names
+
+
+def read_queries(path: Path | str) -> list[tuple[str, list[str]]]:
+    """Queries with expected dcids (best first); plain lists give empty expectations."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("query file not found", path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(f"invalid JSON ({e.msg})", path, e.lineno) from None
+        if not isinstance(doc, dict):
+            raise DataError('expected a JSON object {"query": ["dcid", ...]}', path, 1)
+        out = []
+        for q, exp in doc.items():
+            if isinstance(exp, str):
+                exp = [exp]
+            if not isinstance(exp, list) or not all(isinstance(d, str) for d in exp):
+                line = next((i + 1 for i, ln in enumerate(text.splitlines()) if json.dumps(q) in ln), None)
+                raise DataError(f"expected dcids of {q!r} must be a list of strings", path, line)
+            out.append((q.strip(), [d.strip() for d in exp if d.strip()]))
+        return out
+    first = text.lstrip("\ufeff").splitlines()[0].strip() if text.strip() else ""
+    if first.replace(" ", "").lower().startswith("query,expected"):
+        out = []
+        for r in read_rows(path, QUERY_COLUMNS):
+            q = r.cells["query"].strip()
+            if not q:
+                raise DataError("empty query", path, r.line, "query")
+            exp = split_list(r.cells["expected"])
+            if not exp:
+                raise DataError("no expected dcid", path, r.line, "expected")
+            out.append((q, exp))
+        return out
+    return [(ln.strip(), []) for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def read_pairs(path: Path | str) -> list[tuple[str, str, float]]:
+    return [(p.sentence_1, p.sentence_2, p.score) for p in read_sentence_pairs(path)]

@@ -1,0 +1,203 @@
+"""Query playground: type a query, see a run's base and tuned top-10 StatVars side by side.
+
+    from svtune.eval.playground import Playground
+    pg = Playground()                        # the newest finished run; or Playground("outputs/runs/<run>")
+    display(HTML(pg.compare("median household income")))   # one query; works headless (papermill, nbval)
+    pg.widget()                              # JupyterLab: run dropdown, query box, Search button
+
+A Playground loads the run's base model (config.json `params.base_model`), its tuned model
+(`model/`) and its catalog index (`params.data_dir`, `params.size`) once; the index embeddings
+are cached on disk per model, so the second load of a run is fast. The table is the rank-diff
+report's (`report.rank_diff_html`: names, scores, red = left the top list, green = new in it)
+for one query, with a compact mark of how far each StatVar moved (▲ up, ▼ down, in the tuned
+column). `compare` wraps the page in an iframe, so its styles stay out of the notebook.
+notebooks/playground.ipynb is the front end; it holds no logic of its own.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from contextlib import contextmanager
+from pathlib import Path
+
+from svtune import paths
+from svtune.eval.report import rank_diff_html
+
+TOP_K = 10
+NO_QUERY = "Type a query first."
+# Added to the report page: one query needs no summary, table of contents or section heading.
+STYLE = ("body{margin:.4em .6em}h1{font-size:15px;font-weight:normal;color:#555}"
+         "h1+p,.summary,.toc,h2,h2+p.same{display:none}h3{margin-top:.4em}"
+         ".legend::after{content:' · ▲n / ▼n: moved up / down n places'}"
+         ".mv{display:inline-block;margin-left:.4em;padding:0 4px;border-radius:3px;font-size:11px;"
+         "font-weight:600;white-space:nowrap}.mv.up{background:#54a24b;color:#fff}"
+         ".mv.down{background:#e45756;color:#fff}.mv.new{background:#54a24b;color:#fff}"
+         ".mv.gone{background:#e45756;color:#fff}")
+
+
+def run_folder(run: str | Path = "") -> Path:
+    """The run folder to load ("" = the newest finished run); a one-line error when there is none."""
+    folder = paths.resolve(run) if str(run) else paths.newest_run()
+    if folder is None:
+        raise FileNotFoundError(f"no finished run under {paths.RUNS_DIR}; train one first: make train")
+    if not (folder / "metrics.json").is_file() or not (folder / "model").is_dir():
+        raise FileNotFoundError(f"not a finished run folder (no metrics.json or model/): {folder}")
+    return folder
+
+
+@contextmanager
+def _quiet_loading():
+    """No "Loading weights" progress bars (a notebook shows each as a widget)."""
+    from transformers.utils import logging as hf_logging
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
+
+
+def _mark(cls: str, text: str, title: str) -> str:
+    return f'<span class="mv {cls}" title="{html.escape(title)}">{text}</span>'
+
+
+def _add_moves(page: str, before: list[tuple[str, float]], after: list[tuple[str, float]]) -> str:
+    """Mark each table row's StatVars: ▲n/▼n (tuned column), new (tuned), left (base).
+    Rows the report renders differently are left as they are."""
+    b_rank = {d: i for i, (d, _) in enumerate(before)}
+    a_ids = {d for d, _ in after}
+
+    def row(m: re.Match) -> str:
+        r, body = int(m.group(2)) - 1, m.group(3)
+        if r < len(before) and before[r][0] not in a_ids:       # base column: left the top list
+            tag = f'<span class="dcid">{html.escape(before[r][0])}</span>'
+            at = body.find(tag)
+            if at >= 0:
+                body = body[:at] + _mark("gone", "left", "not in the tuned top list") + body[at:]
+        if r < len(after):                                      # tuned column: new, or moved
+            d = after[r][0]
+            was = b_rank.get(d)
+            mark = (_mark("new", "new", "not in the base top list") if was is None else
+                    _mark("up", f"▲{was - r}", f"base #{was + 1} → tuned #{r + 1}") if was > r else
+                    _mark("down", f"▼{r - was}", f"base #{was + 1} → tuned #{r + 1}") if was < r else "")
+            tag = f'<span class="dcid">{html.escape(d)}</span>'
+            at = body.rfind(tag)
+            if mark and at >= 0:
+                body = body[:at] + mark + body[at:]
+        return m.group(1) + body + m.group(4)
+
+    return re.sub(r"(<tr><td>(\d+)</td>)(.*?)(</tr>)", row, page, flags=re.S)
+
+
+def embed(page: str, rows: int = TOP_K) -> str:
+    """A self-contained HTML page as an iframe that fits its content (notebook outputs, widgets)."""
+    fit = "try{this.style.height=Math.ceil(this.contentDocument.body.getBoundingClientRect().bottom+16)+'px'}catch(e){}"
+    return (f'<div class="svtune-playground"><iframe srcdoc="{html.escape(page, quote=True)}" '
+            f'style="width:100%;height:{180 + 48 * rows}px;border:1px solid #ddd" onload="{fit}"></iframe></div>')
+
+
+def message(text: str) -> str:
+    """A one-line message for the UI (no run, empty query, a load error)."""
+    return f'<p class="svtune-message" style="color:#b00020;font-weight:600">{html.escape(text)}</p>'
+
+
+class Playground:
+    """A run's base model, tuned model and catalog index, loaded once; `compare` one query."""
+
+    def __init__(self, run: str | Path = ""):
+        from svtune.data.catalog import load_catalog
+        from svtune.eval.evaluate import Index
+        from svtune.data.formats import index_from_catalog, names_from_catalog
+        from svtune.model.load import load_model
+
+        self.run = run_folder(run)
+        self.config = json.loads((self.run / "config.json").read_text(encoding="utf-8"))
+        params = self.config["params"]
+        self.base_model = params["base_model"]
+        catalog = load_catalog(paths.data_dir(params.get("data_dir")), params["size"], warn=False)
+        rows = index_from_catalog(catalog)
+        evals = self.run / "eval_after.json"
+        saved = json.loads(evals.read_text(encoding="utf-8")).get("names", {}) if evals.is_file() else {}
+        self.names = {**saved, **names_from_catalog(catalog)}
+        with _quiet_loading():
+            self.base = Index(load_model(self.base_model), rows)
+            self.tuned = Index(load_model(str(self.run / "model")), rows)
+
+    def search(self, query: str, k: int = TOP_K) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """(base top-k, tuned top-k) as [(dcid, score)], best first."""
+        query = (query or "").strip()
+        if not query:
+            raise ValueError(NO_QUERY)
+        return self.base.search([query], k)[0], self.tuned.search([query], k)[0]
+
+    def page(self, query: str, k: int = TOP_K) -> str:
+        """A standalone HTML page: the rank-diff table of one query, with moves marked."""
+        before, after = self.search(query, k)
+        page = rank_diff_html([query.strip()], [before], [after], self.names, f"run {self.run.name}",
+                              labels=(f"base: {self.base_model}", "tuned"))
+        return _add_moves(page.replace("</head>", f"<style>{STYLE}</style></head>", 1), before, after)
+
+    def compare(self, query: str, k: int = TOP_K) -> str:
+        """The page of `page`, embedded for a notebook: `display(HTML(pg.compare(query)))`."""
+        return embed(self.page(query, k), k)
+
+    def widget(self, query: str = "", k: int = TOP_K):
+        """The interactive UI, starting on this run (see the module-level `widget`)."""
+        return widget(self.run, query, k, playground=self)
+
+
+def widget(run: str | Path = "", query: str = "", k: int = TOP_K, playground: Playground | None = None):
+    """Run dropdown (finished runs, newest first), query box, Search button (Enter searches too)
+    and the result area. Switching runs loads the other run; errors show as one line."""
+    import ipywidgets as w
+
+    runs = paths.finished_runs()
+    state = {"pg": playground, "shown": None}
+    try:
+        current = playground.run if playground else run_folder(run)
+    except FileNotFoundError as e:
+        current, first_error = None, str(e)
+    else:
+        first_error = None
+    options = [(p.name, str(p)) for p in runs]
+    if current is not None and str(current) not in dict(options).values():
+        options.insert(0, (current.name, str(current)))     # a run outside outputs/runs
+    pick = w.Dropdown(options=options, value=str(current) if current else None, description="Run",
+                      layout=w.Layout(width="32em"))
+    box = w.Text(value=query, placeholder="a query, e.g. people without health insurance",
+                 description="Query", continuous_update=False, layout=w.Layout(width="32em"))
+    button = w.Button(description="Search", button_style="primary", icon="search")
+    out = w.HTML(message(first_error or "No run to search.") if (first_error or not options) else "")
+
+    def show() -> None:
+        key = (pick.value, box.value.strip())
+        if key == state["shown"]:     # already on screen (Enter, then a click on Search)
+            return
+        state["shown"] = None
+        if not pick.value:
+            out.value = message(f"No finished run under {paths.RUNS_DIR}; train one first: make train")
+            return
+        if not key[1]:
+            out.value = message(NO_QUERY)
+            return
+        try:
+            if state["pg"] is None or str(state["pg"].run) != pick.value:
+                state["pg"] = None
+                out.value = f"<p>Loading {html.escape(Path(pick.value).name)} …</p>"
+                state["pg"] = Playground(pick.value)
+            out.value = state["pg"].compare(key[1], k)
+            state["shown"] = key
+        except Exception as e:   # shown in the UI as one line; the notebook goes on working
+            out.value = message(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+
+    pick.observe(lambda _: show(), names="value")
+    box.observe(lambda _: show(), names="value")     # Enter (or leaving the box) with a new query
+    button.on_click(lambda _: show())
+    ui = w.VBox([w.HBox([pick]), w.HBox([box, button]), out])
+    ui.parts = {"run": pick, "query": box, "search": button, "result": out}
+    if query.strip() and pick.value and not first_error:
+        show()
+    return ui

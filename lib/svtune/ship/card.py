@@ -1,0 +1,306 @@
+"""A model card for a finished run: `model/README.md` in the Hugging Face format.
+
+    from svtune.ship.card import write_card
+    write_card("outputs/runs/<run>")       # after config.json, metrics.json and eval_after.json exist
+
+The card is YAML front matter (base model, license, widget examples taken from real
+held-out queries, a model-index with the held-out results) followed by Markdown: what
+the model is, the base model and its checksum, the training data, the recipe, the
+held-out results before -> after, intended use and limitations, how to load it and
+the command that reproduces the run. `card_text` is the pure part, for tests.
+Runs written by older versions (flat "params", no "recipe" or "command") still get a card.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import yaml
+
+MARKER = "<!-- svtune model card -->"  # publish.py rewrites cards that lack it
+
+# Hugging Face ids and licenses of base models svtune knows by a short name.
+HF_IDS = {"all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2",
+          "sentence-transformers/all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+LICENSES = {"sentence-transformers/all-MiniLM-L6-v2": "apache-2.0"}
+
+RETRIEVAL = [("mrr@10", "MRR@10"), ("ndcg@10", "NDCG@10"), ("recall@1", "Recall@1"),
+             ("recall@5", "Recall@5"), ("recall@10", "Recall@10")]
+PAIRS = [("spearman", "Spearman"), ("pearson", "Pearson")]
+
+
+def _get(d, *keys, default=None):
+    """d[k1][k2]... or default when any level is missing or not a dict."""
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return default
+        d = d[k]
+    return d
+
+
+def _f(v, digits=3) -> str:
+    return f"{v:.{digits}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "–"
+
+
+def _arrow(a, b) -> str:
+    """'0.718 → 0.766 (+0.048)'; a dash where a figure is missing."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return f"{a:.3f} → {b:.3f} ({b - a:+.3f})"
+    return f"{_f(a)} → {_f(b)}"
+
+
+def base_model_info(config: dict) -> dict:
+    """name, hf_id (None for a local folder), license, sha256, verified: from either config layout."""
+    bm = config.get("base_model") if isinstance(config.get("base_model"), dict) else {}
+    name = bm.get("base_model") or _get(config, "params", "base_model") or "unknown"
+    hf_id = HF_IDS.get(str(name).lower())
+    if hf_id is None and "/" in str(name) and not str(name).startswith((".", "/", "~")):
+        hf_id = str(name)  # already a Hugging Face id
+    license_ = bm.get("license") or LICENSES.get(hf_id or "") or "unknown"
+    return {"name": name, "hf_id": hf_id, "license": license_, "sha256": bm.get("sha256"),
+            "verified": bool(bm.get("verified"))}
+
+
+def reproduce_command(config: dict) -> tuple[str, bool]:
+    """(command, recorded). Older runs have no "command": rebuild one from their params."""
+    if config.get("command"):
+        return config["command"], True
+    params = dict(config.get("params") or {})
+    overrides = params.pop("overrides", None) or {}
+    args = ["python", "-m", "svtune.run.run", "--size", str(params.pop("size", "small"))]
+    for k, v in {**params, **overrides}.items():
+        if v is None or v == "" or k in ("run_dir", "device"):
+            continue
+        args += ["-p", k, str(v)]
+    return " ".join(shlex.quote(a) for a in args), False
+
+
+def widget(evals: dict, n: int = 3, per_query: int = 3) -> list[dict]:
+    """The first held-out queries, each with the names of its top results from the tuned
+    model (plus the expected StatVar when it is not among them)."""
+    after = evals.get("after") or {}
+    names = after.get("names") or {}
+    out = []
+    for q in (_get(after, "details", "queries") or [])[:n]:
+        dcids = [t[0] for t in (q.get("top") or [])[:per_query]]
+        dcids += [d for d in (q.get("expected") or [])[:1] if d not in dcids]
+        sentences = list(dict.fromkeys(names.get(d, d) for d in dcids))
+        if q.get("query") and sentences:
+            out.append({"source_sentence": q["query"], "sentences": sentences})
+    return out
+
+
+def model_index(name: str, metrics: dict, base: str) -> list[dict]:
+    """Held-out results as a Hugging Face model-index: the tuned model's figures under the
+    metric's own type, the base model's under `base_<type>`."""
+    results = []
+    for task, title, section, keys, dataset in [
+            ("information-retrieval", "Information Retrieval", "retrieval", RETRIEVAL,
+             "StatVar held-out queries"),
+            ("semantic-similarity", "Semantic Similarity", "pairs_heldout", PAIRS,
+             "StatVar held-out sentence pairs")]:
+        ms = []
+        for key, label in keys:
+            after, before = _get(metrics, "after", section, key), _get(metrics, "before", section, key)
+            if isinstance(after, (int, float)):
+                ms.append({"type": key, "value": float(after), "name": label})
+            if isinstance(before, (int, float)):
+                ms.append({"type": f"base_{key}", "value": float(before), "name": f"{label} ({base}, before tuning)"})
+        if ms:
+            results.append({"task": {"type": task, "name": title},
+                            "dataset": {"name": dataset, "type": dataset.lower().replace(" ", "-"), "split": "test"},
+                            "metrics": ms})
+    return [{"name": name, "results": results}] if results else []
+
+
+def front_matter(config: dict, metrics: dict, evals: dict, name: str) -> dict:
+    bm = base_model_info(config)
+    fm = {}
+    if bm["hf_id"]:
+        fm["base_model"] = bm["hf_id"]
+    fm.update({"license": bm["license"], "language": "en", "library_name": "sentence-transformers",
+               "pipeline_tag": "sentence-similarity",
+               "tags": ["sentence-transformers", "sentence-similarity", "feature-extraction", "statvar-search"]})
+    if w := widget(evals):
+        fm["widget"] = w
+    if mi := model_index(name, metrics, bm["name"]):
+        fm["model-index"] = mi
+    return fm
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+
+
+def _data_section(metrics: dict, config: dict) -> list[str]:
+    data = metrics.get("data") or {}
+    out = ["## Training data", ""]
+    cat = f"{data['statvars']} StatVars" if "statvars" in data else "a StatVar catalog"
+    src = _get(config, "params", "data_dir")
+    out.append(f"Sentence pairs mined from {cat}" + (f" (`{src}`)" if src else "") +
+               (f" and {data['topics']} topics" if data.get("topics") else "") +
+               ": names, descriptions and alternative phrasings of each StatVar, plus hand-curated pairs.")
+    per = data.get("pairs_per_source") or {}
+    if per:
+        out += [""] + _table(["source", "pairs"], [[f"`{k}`", v] for k, v in per.items()])
+    if "pairs" in data:
+        out += ["", f"**{data['pairs']} pairs** in all" +
+                (f", of which {per['curated_pair']} hand-curated pairs" if "curated_pair" in per else "") + "."]
+    return out
+
+
+def _recipe_section(config: dict, metrics: dict) -> list[str]:
+    recipe = config.get("recipe")
+    name = recipe.get("name") if isinstance(recipe, dict) else None
+    name = name or _get(metrics, "train", "recipe") or _get(config, "params", "recipe") or "unknown"
+    hp = recipe if isinstance(recipe, dict) else {k: v for k, v in (config.get("params") or {}).items()
+                                                   if k not in ("data_dir", "eval_dir", "report_queries", "run_dir")}
+    train = metrics.get("train") or {}
+    out = ["## Training recipe", "", f"Recipe **`{name}`**."]
+    if train.get("recipe_notes"):
+        out[-1] = f"Recipe **`{name}`**: {train['recipe_notes']}."
+    facts = [f"{train['steps']} steps" if "steps" in train else "",
+             f"{train['train_seconds']:.0f} s of training" if isinstance(train.get("train_seconds"), (int, float)) else "",
+             f"{train['pairs_per_second']:.0f} pairs/s" if isinstance(train.get("pairs_per_second"), (int, float)) else "",
+             f"precision {train['precision']}" if train.get("precision") else ""]
+    if any(facts):
+        out += ["", "Training took " + ", ".join(f for f in facts if f) + "."]
+    if hp:
+        out += ["", "Hyper-parameters actually used:" if isinstance(recipe, dict) else
+                "Parameters recorded in config.json (this run predates the recipe record):", ""]
+        out += _table(["parameter", "value"], [[f"`{k}`", f"`{json.dumps(v)}`"] for k, v in hp.items()])
+    return out
+
+
+def _results_section(metrics: dict) -> list[str]:
+    b, a = metrics.get("before") or {}, metrics.get("after") or {}
+    out = ["## Held-out results (base model → tuned)", ""]
+    mrr_b, mrr_a = _get(b, "retrieval", "mrr@10"), _get(a, "retrieval", "mrr@10")
+    n_q, n_p = _get(a, "retrieval", "queries"), _get(a, "pairs_heldout", "pairs")
+    out.append(f"Measured on held-out data never used in training"
+               + (f": {n_q} natural-language queries with their expected StatVars" if n_q else "")
+               + (f" and {n_p} scored sentence pairs" if n_p else "") + ".")
+    rows = [[label, _arrow(_get(b, "retrieval", k), _get(a, "retrieval", k))] for k, label in RETRIEVAL
+            if _get(a, "retrieval", k) is not None]
+    rows += [[f"held-out pairs {label}", _arrow(_get(b, "pairs_heldout", k), _get(a, "pairs_heldout", k))]
+             for k, label in PAIRS if _get(a, "pairs_heldout", k) is not None]
+    rows += [[f"curated pairs {label} (seen in training)", _arrow(_get(b, "pairs_curated", k), _get(a, "pairs_curated", k))]
+             for k, label in PAIRS if _get(a, "pairs_curated", k) is not None]
+    if rows:
+        out += [""] + _table(["metric", "before → after (change)"], rows)
+    boot = metrics.get("bootstrap") or {}
+    if boot:
+        out += ["", "### Paired bootstrap", "",
+                "The held-out sets are small; resampling them gives a 95% interval for each difference."]
+        rows = []
+        for k, v in boot.items():
+            if not isinstance(v, dict):
+                continue
+            ci = v.get("diff_ci95") or [None, None]
+            rows.append([k, _f(v.get("a")), _f(v.get("b")), f"{v['diff']:+.3f}" if isinstance(v.get("diff"), (int, float)) else "–",
+                         f"[{_f(ci[0])}, {_f(ci[1])}]", _f(v.get("a_wins"), 2), v.get("items", "–")])
+        ba, bb = _get(boot, "mrr@10", "a"), _get(boot, "mrr@10", "b")
+        tuned_first = all(isinstance(x, (int, float)) for x in (ba, bb, mrr_a, mrr_b)) and \
+            abs(ba - mrr_a) < 1e-6 and abs(bb - mrr_b) < 1e-6
+        out += [""] + _table(["metric", "A", "B", "A − B", "95% interval", "P(A > B)", "items"], rows)
+        out += ["", "A is the tuned model, B the base model." if tuned_first else
+                "A and B are the two models the run compared (see metrics.json)."]
+    out += ["", "### Collapse checks", "",
+            "Fine-tuning can pull every embedding together so that anything matches anything. "
+            "Two checks watch for it: the mean cosine of random unrelated pairs, and the best score "
+            "a nonsense query gets against the catalog."]
+    rows = [["random-pair mean cosine", _arrow(_get(b, "collapse", "random_pair_mean_cosine"),
+                                               _get(a, "collapse", "random_pair_mean_cosine"))],
+            ["best nonsense-query score", _arrow(_get(b, "collapse", "nonsense_max"), _get(a, "collapse", "nonsense_max"))]]
+    out += [""] + _table(["check", "before → after"], rows)
+    health = metrics.get("health")
+    if isinstance(health, dict):
+        problems = health.get("problems") or []
+        out += ["", "Health check: **passed**." if health.get("ok") and not problems else "Health check: **FAILED**:"]
+        out += [f"- {p}" for p in problems]
+    return out
+
+
+def card_text(config: dict, metrics: dict, evals: dict | None = None, name: str | None = None,
+              load_path: str | None = None) -> str:
+    """The whole card. `evals` is {"before": eval_before.json, "after": eval_after.json} (either may
+    be missing); `name` the run folder's name; `load_path` what to pass to SentenceTransformer in
+    the usage example (a Hub id when publishing; default: the run's model folder)."""
+    evals = evals or {}
+    bm = base_model_info(config)
+    name = name or f"{bm['name'].split('/')[-1]}-statvar-search"
+    load_path = load_path or f"outputs/runs/{name}/model"
+    fm = front_matter(config, metrics, evals, name)
+    mrr_b, mrr_a = _get(metrics, "before", "retrieval", "mrr@10"), _get(metrics, "after", "retrieval", "mrr@10")
+
+    lines = ["---", yaml.safe_dump(fm, sort_keys=False, allow_unicode=True, width=1000).rstrip(), "---", MARKER, "",
+             f"# {name}", "",
+             f"A [sentence-transformers](https://www.sbert.net) model fine-tuned from `{bm['name']}` so that "
+             "natural-language questions (\"how many people are poor\") find the right statistical variables "
+             "(StatVars, as in [Data Commons](https://datacommons.org)) in the catalog it was tuned on. "
+             "It maps text to dense vectors; compare them by cosine similarity."]
+    if isinstance(mrr_a, (int, float)):
+        lines += ["", f"On held-out queries, MRR@10 went {_arrow(mrr_b, mrr_a)}."]
+
+    lines += ["", "## Base model", ""]
+    link = f"[`{bm['hf_id']}`](https://huggingface.co/{bm['hf_id']})" if bm["hf_id"] else f"`{bm['name']}`"
+    lines += [f"- **Model:** {link}",
+              f"- **Weights sha256:** `{bm['sha256']}`" if bm["sha256"] else "- **Weights sha256:** not recorded",
+              "- **Verified:** yes, the weights matched the official checksum before training" if bm["verified"]
+              else "- **Verified:** no (not checked against an official checksum)",
+              f"- **License:** {bm['license']} (inherited from the base model)"]
+
+    lines += [""] + _data_section(metrics, config)
+    lines += [""] + _recipe_section(config, metrics)
+    lines += [""] + _results_section(metrics)
+
+    n_q = _get(metrics, "after", "retrieval", "queries")
+    lines += ["", "## Intended use", "",
+              "Semantic search over the StatVar catalog this model was tuned on: embed the catalog's StatVar "
+              "names and descriptions once, embed a user's question, and rank StatVars by cosine similarity.",
+              "", "## Limitations", "",
+              "- Tuned on one catalog: StatVars and phrasings far from it may rank no better than with the base model.",
+              "- English only.",
+              f"- The held-out set is small{f' ({n_q} queries)' if n_q else ''}: differences of a few "
+              "hundredths can be noise (see the paired bootstrap, where present).",
+              "- Fine-tuning can collapse the embedding space; the collapse checks above cover random pairs and a "
+              "few nonsense queries only, so keep a score threshold tuned on your own data.",
+              "- Not meant as a general-purpose sentence embedding model."]
+
+    ex = widget(evals, n=1, per_query=1)
+    q, s = (ex[0]["source_sentence"], ex[0]["sentences"][0]) if ex else ("how many people are poor", "People Below Poverty Level")
+    lines += ["", "## How to load", "", "```python",
+              "from sentence_transformers import SentenceTransformer",
+              f"model = SentenceTransformer({json.dumps(load_path)})",
+              f"emb = model.encode({json.dumps([q, s], ensure_ascii=False)})",
+              "print(model.similarity(emb[:1], emb[1:]))", "```"]
+
+    cmd, recorded = reproduce_command(config)
+    commit = _get(config, "environment", "git_commit")
+    lines += ["", "## Reproduce", "",
+              ("The exact command that produced this run" if recorded else
+               "Rebuilt from config.json's parameters (this run predates recorded commands)") +
+              (f", at svtune commit `{commit}`" if commit else "") + ":", "", "```bash", cmd, "```", ""]
+    return "\n".join(lines)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def write_card(run_dir: str | Path, load_path: str | None = None) -> Path:
+    """Write run_dir/model/README.md (replacing the card sentence-transformers saved) and return its path."""
+    run_dir = Path(run_dir)
+    config = _read_json(run_dir / "config.json")
+    metrics = _read_json(run_dir / "metrics.json")
+    evals = {k: _read_json(run_dir / f"eval_{k}.json") for k in ("before", "after")}
+    name = run_dir.name.removeprefix(".incomplete-")
+    out = run_dir / "model" / "README.md"
+    out.write_text(card_text(config, metrics, evals, name=name, load_path=load_path), encoding="utf-8")
+    return out

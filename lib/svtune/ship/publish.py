@@ -1,0 +1,292 @@
+"""Publish a finished run: its model (with the model card), config.json and metrics.json.
+
+    python -m svtune.ship.publish outputs/runs/<run> --to gs://bucket/models/statvar-v3
+    python -m svtune.ship.publish outputs/runs/<run> --to file:///srv/models/statvar-v3 --overwrite
+    python -m svtune.ship.publish outputs/runs/<run> --hub my-org/statvar-minilm [--private] [--token T]
+
+Any fsspec URI works (file://, memory://, and gs:// or s3:// once gcsfs or s3fs is installed).
+The destination gets `model/`, `config.json`, `metrics.json` and `MANIFEST.json` (sha256 and size
+of every file, the run's name, the svtune version). The files go to `<dest>.partial-<random>`
+first, each is read back and its sha256 checked, and only then does the folder take its final
+name: a failed upload never leaves a half-model there. A destination that holds no MANIFEST.json
+is not a complete publication. The Hub gets the model folder at the repo root (so
+`SentenceTransformer("<repo id>")` loads it) and the run's files under `svtune/`, in one commit.
+
+Only complete runs are published: config.json status "complete", metrics.json present, and
+model/ holding modules.json and safetensors weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from svtune import __version__
+from svtune.ship.card import MARKER, card_text, write_card
+
+# fsspec protocols whose implementation lives in a separate package.
+FS_PACKAGES = {"gs": "gcsfs", "gcs": "gcsfs", "s3": "s3fs", "s3a": "s3fs", "az": "adlfs", "abfs": "adlfs",
+               "abfss": "adlfs", "hf": "huggingface_hub", "sftp": "paramiko", "ssh": "paramiko"}
+BIG_FILE = 16 << 20  # files above this size get a progress bar
+
+
+class PublishError(Exception):
+    """A refusal or failure, said in one line."""
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _sha256(f, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    while block := f.read(chunk):
+        h.update(block)
+    return h.hexdigest()
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+def check_run(run_dir: str | Path) -> dict:
+    """The run's config.json, or PublishError when the folder is not a complete run."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise PublishError(f"{run} is not a run folder (no such directory)")
+    if run.name.startswith(".incomplete-"):
+        raise PublishError(f"{run} is still being written or was interrupted (.incomplete- folder)")
+    if run.name.endswith(".failed"):
+        raise PublishError(f"{run} is a failed run")
+    try:
+        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PublishError(f"{run} has no config.json") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise PublishError(f"{run}/config.json is not valid JSON ({e})") from None
+    status = config.get("status") if isinstance(config, dict) else None
+    if status != "complete":
+        raise PublishError(f"{run} is not complete (config.json status is {status!r})")
+    if not (run / "metrics.json").is_file():
+        raise PublishError(f"{run} has no metrics.json")
+    model = run / "model"
+    if not (model / "modules.json").is_file():
+        raise PublishError(f"{run}/model has no modules.json: not a saved SentenceTransformer")
+    if not any(model.rglob("*.safetensors")):
+        raise PublishError(f"{run}/model has no *.safetensors weights")
+    return config
+
+
+def _ensure_card(run: Path) -> None:
+    card = run / "model" / "README.md"
+    if not card.is_file() or MARKER not in card.read_text(encoding="utf-8", errors="replace"):
+        write_card(run)
+        _log(f"wrote the model card {card}")
+
+
+def run_files(run: Path) -> dict[str, Path]:
+    """relative name at the destination -> local file: model/** then config.json, metrics.json."""
+    files = {f"model/{p.relative_to(run / 'model').as_posix()}": p
+             for p in sorted((run / "model").rglob("*")) if p.is_file() and not p.is_symlink()}
+    files.update({"config.json": run / "config.json", "metrics.json": run / "metrics.json"})
+    return files
+
+
+def manifest(run: Path, files: dict[str, Path]) -> dict:
+    entries = {}
+    for name, p in files.items():
+        with open(p, "rb") as f:
+            entries[name] = {"sha256": _sha256(f), "size": p.stat().st_size}
+    return {"run": run.name, "svtune_version": __version__,
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": entries}
+
+
+def _filesystem(uri: str):
+    import fsspec
+    try:
+        return fsspec.core.url_to_fs(uri)
+    except ImportError as e:
+        proto = uri.split("://", 1)[0]
+        pkg = FS_PACKAGES.get(proto)
+        hint = f"pip install {pkg}" if pkg else "install its fsspec implementation"
+        raise PublishError(f"{proto}:// needs a package that is not installed ({hint}): {e}") from None
+    except ValueError as e:
+        raise PublishError(f"cannot write to {uri}: {e}") from None
+
+
+def _is_local(fs) -> bool:
+    from fsspec.implementations.local import LocalFileSystem
+    return isinstance(fs, LocalFileSystem)
+
+
+def _upload(fs, files: dict[str, Path], root: str) -> None:
+    total, done = sum(p.stat().st_size for p in files.values()), 0
+    for i, (name, p) in enumerate(files.items(), 1):
+        remote = f"{root}/{name}"
+        if _is_local(fs):
+            fs.makedirs(fs._parent(remote), exist_ok=True)
+        size = p.stat().st_size
+        if size > BIG_FILE:
+            from fsspec.callbacks import TqdmCallback
+            fs.put_file(str(p), remote, callback=TqdmCallback(tqdm_kwargs={"desc": name, "unit": "B",
+                                                                              "unit_scale": True, "file": sys.stderr}))
+        else:
+            fs.put_file(str(p), remote)
+        done += size
+        _log(f"  [{i}/{len(files)}] {name} ({_mb(size)}; {_mb(done)} of {_mb(total)})")
+
+
+def _verify(fs, root: str, entries: dict) -> None:
+    for name, e in entries.items():
+        with fs.open(f"{root}/{name}", "rb") as f:
+            digest = _sha256(f)
+        if digest != e["sha256"]:
+            raise PublishError(f"{name} reads back with sha256 {digest}, expected {e['sha256']}")
+
+
+def _finalize(fs, partial: str, dest: str, names: list[str], overwrite: bool) -> None:
+    """Give the verified folder its final name."""
+    if _is_local(fs):
+        # One rename: atomic on a local file system. An old destination is renamed away first and
+        # removed only once the new folder is in place (and put back if the rename fails).
+        old = None
+        if fs.exists(dest):
+            old = f"{dest}.replaced-{secrets.token_hex(4)}"
+            fs.mv(dest, old, recursive=True)
+        try:
+            fs.mv(partial, dest, recursive=True)
+        except BaseException:
+            if old:
+                fs.mv(old, dest, recursive=True)
+            raise
+        if old:
+            fs.rm(old, recursive=True)
+        return
+    # Object stores (gs, s3, memory, ...) cannot rename a folder: copy each object, then delete the
+    # partial folder. Still safe: the final name starts to appear only after every file was uploaded
+    # and verified under the temporary name, MANIFEST.json is copied last (a destination without it
+    # is incomplete by definition), and a failure while copying removes what was copied.
+    if overwrite and fs.exists(dest):
+        fs.rm(dest, recursive=True)
+    try:
+        for name in [n for n in names if n != "MANIFEST.json"] + ["MANIFEST.json"]:
+            fs.copy(f"{partial}/{name}", f"{dest}/{name}")
+    except BaseException:
+        _remove(fs, dest)
+        raise
+    fs.rm(partial, recursive=True)
+
+
+def _remove(fs, path: str) -> None:
+    try:
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+    except Exception as e:  # the caller's error matters more than this one
+        _log(f"warning: could not remove {path}: {e}")
+
+
+def publish(run_dir: str | Path, uri: str, overwrite: bool = False) -> str:
+    """Copy a complete run's model, config.json and metrics.json to an fsspec URI; return the final URI."""
+    run = Path(run_dir)
+    check_run(run)
+    fs, dest = _filesystem(uri)
+    dest = dest.rstrip("/")
+    if not dest:
+        raise PublishError(f"{uri} names no folder")
+    if fs.exists(dest) and not overwrite:
+        raise PublishError(f"{uri} already exists (use --overwrite to replace it)")
+    _ensure_card(run)
+    files = run_files(run)
+    man = manifest(run, files)
+    partial = f"{dest}.partial-{secrets.token_hex(4)}"
+    _log(f"uploading {len(files)} files ({_mb(sum(e['size'] for e in man['files'].values()))}) to {partial}")
+    try:
+        _upload(fs, files, partial)
+        fs.pipe_file(f"{partial}/MANIFEST.json", json.dumps(man, indent=2).encode())
+        _verify(fs, partial, man["files"])
+        _log(f"verified sha256 of {len(files)} files")
+        _finalize(fs, partial, dest, [*files, "MANIFEST.json"], overwrite)
+    except BaseException:
+        _remove(fs, partial)
+        raise
+    final = fs.unstrip_protocol(dest)
+    _log(f"published {run.name} to {final}")
+    return final
+
+
+def stage_for_hub(run: Path, stage: Path, repo_id: str) -> list[str]:
+    """Lay the run out as a Hub repo in `stage`: the model at the root (card naming the repo id),
+    the run's config.json, metrics.json and MANIFEST.json under svtune/. Returns the file names."""
+    files = run_files(run)
+    man = manifest(run, files)
+    for name, p in files.items():
+        target = stage / (name.removeprefix("model/") if name.startswith("model/") else f"svtune/{name}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(p, target)
+    (stage / "svtune" / "MANIFEST.json").write_text(json.dumps(man, indent=2), encoding="utf-8")
+    read = lambda n: json.loads((run / n).read_text(encoding="utf-8")) if (run / n).is_file() else {}
+    card = card_text(read("config.json"), read("metrics.json"),
+                     {"before": read("eval_before.json"), "after": read("eval_after.json")},
+                     name=run.name, load_path=repo_id)
+    (stage / "README.md").write_text(card, encoding="utf-8")
+    return sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+
+
+def push_to_hub(run_dir: str | Path, repo_id: str, private: bool = False, token: str | None = None,
+                commit_message: str | None = None) -> str:
+    """Push a complete run to a Hugging Face model repo in one commit; return the commit URL.
+    `token` defaults to the environment (HF_TOKEN) or `hf auth login`."""
+    from huggingface_hub import HfApi
+
+    run = Path(run_dir)
+    check_run(run)
+    api = HfApi(token=token)
+    with tempfile.TemporaryDirectory(prefix="svtune-hub-") as tmp:
+        names = stage_for_hub(run, Path(tmp), repo_id)
+        size = sum((Path(tmp) / n).stat().st_size for n in names)
+        _log(f"pushing {len(names)} files ({_mb(size)}) to {repo_id}")
+        api.create_repo(repo_id, repo_type="model", private=private or None, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=tmp,
+                                 commit_message=commit_message or f"svtune run {run.name}")
+    url = getattr(info, "commit_url", None) or str(info)
+    _log(f"pushed {run.name} to {repo_id}: {url}")
+    return url
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m svtune.ship.publish", description=__doc__.split("\n")[0])
+    ap.add_argument("run", help="a finished run folder, e.g. outputs/runs/<run>")
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", metavar="URI", help="fsspec destination: file://, memory://, gs://, s3://, ...")
+    where.add_argument("--hub", metavar="REPO_ID", help="Hugging Face model repo, e.g. my-org/statvar-minilm")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --to destination")
+    ap.add_argument("--private", action="store_true", help="create the Hub repo private")
+    ap.add_argument("--token", help="Hugging Face token (default: HF_TOKEN or the saved login)")
+    args = ap.parse_args(argv)
+    try:
+        if args.hub:
+            print(push_to_hub(args.run, args.hub, private=args.private, token=args.token))
+        else:
+            print(publish(args.run, args.to, overwrite=args.overwrite))
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 2
+    except PublishError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # storage and network errors: one line, no traceback
+        msg = " ".join(str(e).split()) or type(e).__name__
+        print(f"error: {type(e).__name__}: {msg}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""A stronger model grades pairs for the student (AugSBERT-style silver labels).
+
+The teacher (any SentenceTransformer; all-mpnet-base-v2 after `python -m svtune.model.fetch`) embeds
+every text once (cached per teacher fingerprint and text, embeddings.py, so a rerun pays
+nothing). Its cosines are mapped onto the curated label scale by a least-squares line fitted
+on the curated pairs (gold labels), clipped to [0, 1]: a teacher cosine of 0.5 may mean
+"unrelated" on one model and "related" on another. It then
+
+  * labels every pair (column `teacher` of pairs.csv), which a recipe may train on instead of
+    the rule labels of mined and relation pairs;
+  * adds `teacher~neighbour` pairs: each catalog item's name with the names of its nearest
+    other items in the teacher's space, graded by the teacher. These carry the graded
+    relatedness ("poverty ~ food stamps" above "poverty ~ rainfall") that neither the mining
+    rules nor in-batch negatives give.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from svtune.model.embeddings import encode
+from svtune.data.mining import pair_key
+
+NEIGHBOUR_SOURCE = "teacher~neighbour"
+CELLS = 1 << 26   # item x item similarities per block (~256 MB): bounded memory at any catalog size
+
+
+@dataclass
+class Space:
+    """The teacher's embeddings of a run's texts and its calibration onto the label scale: what a
+    recipe distils (recipes.InBatch.teacher_distill)."""
+    texts: list[str]
+    emb: np.ndarray
+    slope: float
+    intercept: float
+
+    def ids(self, texts) -> list[int]:
+        index = {t: i for i, t in enumerate(self.texts)}
+        return [index[t] for t in texts]
+
+
+def space(teacher, pairs: pd.DataFrame, slope: float, intercept: float) -> Space:
+    texts = sorted({t for col in ("sentence_1", "sentence_2") for t in pairs[col]})
+    return Space(texts, encode(teacher, texts), slope, intercept)
+
+
+def calibration(cosines: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of label ~ cosine over the curated pairs; the identity without enough of them."""
+    if len(cosines) < 5 or np.std(cosines) == 0:
+        return 1.0, 0.0
+    slope, intercept = np.polyfit(cosines, labels, 1)
+    return float(slope), float(intercept)
+
+
+def _item_texts(catalog) -> tuple[list[str], list[str]]:
+    dcids, texts = [], []
+    for dcid, sv in catalog.statvars.items():
+        text = sv.name or (sv.descriptions[0] if sv.descriptions else "")
+        if text:
+            dcids.append(dcid)
+            texts.append(text)
+    return dcids, texts
+
+
+def neighbour_pairs(teacher, catalog, k: int, exclude: set[tuple[str, str]]) -> pd.DataFrame:
+    """Each item's name with its `k` nearest other items' names (teacher cosine), pairs in
+    `exclude` (already labelled) left out; raw cosines in `score`."""
+    dcids, texts = _item_texts(catalog)
+    if k < 1 or len(texts) < 2:
+        return pd.DataFrame(columns=["sentence_1", "sentence_2", "score"])
+    emb = encode(teacher, texts, progress=len(texts) > 2000)
+    k = min(k, len(texts) - 1)
+    rows, seen = [], set(exclude)
+    chunk = max(1, CELLS // len(texts))
+    for start in range(0, len(texts), chunk):
+        sims = emb[start:start + chunk] @ emb.T
+        for r, row in enumerate(sims, start):
+            row[r] = -np.inf
+            for j in np.argpartition(-row, k)[:k + 1]:
+                key = pair_key(texts[r], texts[j])
+                if j != r and key not in seen and key[0] != key[1]:
+                    seen.add(key)
+                    rows.append((texts[r], texts[j], float(row[j])))
+    return pd.DataFrame(rows, columns=["sentence_1", "sentence_2", "score"])
+
+
+def annotate(teacher, catalog, pairs: pd.DataFrame, neighbours: int) -> tuple[pd.DataFrame, dict]:
+    """`pairs` with a calibrated `teacher` label on every row, plus `neighbours` teacher-graded
+    neighbour pairs per catalog item; and what was done, for the run's metrics."""
+    texts = sorted({t for col in ("sentence_1", "sentence_2") for t in pairs[col]})
+    index = {t: i for i, t in enumerate(texts)}
+    emb = encode(teacher, texts, progress=len(texts) > 2000)
+
+    def cosines(df: pd.DataFrame) -> np.ndarray:
+        if df.empty:
+            return np.zeros(0)
+        a = emb[[index[t] for t in df["sentence_1"]]]
+        b = emb[[index[t] for t in df["sentence_2"]]]
+        return (a * b).sum(axis=1)
+
+    curated = pairs["source"] == "curated_pair"
+    raw = cosines(pairs)
+    slope, intercept = calibration(raw[curated.to_numpy()], pairs.loc[curated, "score"].to_numpy(float))
+    out = pairs.assign(teacher=np.clip(slope * raw + intercept, 0, 1))
+    near = neighbour_pairs(teacher, catalog, neighbours, {pair_key(a, b) for a, b in
+                                                           zip(pairs["sentence_1"], pairs["sentence_2"])})
+    if not near.empty:
+        label = np.clip(slope * near["score"].to_numpy() + intercept, 0, 1)
+        near = near.assign(score=label, teacher=label, source=NEIGHBOUR_SOURCE, dcid="")
+        out = pd.concat([out, near[out.columns]], ignore_index=True)
+    return out, {"calibration": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
+                 "neighbour_pairs": len(near), "texts": len(texts)}
