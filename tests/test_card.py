@@ -63,7 +63,8 @@ QUERIES = [("how many poor people", ["Count_Person_BelowPovertyLevelInThePast12M
            ("fourth query never shown", ["Count_Person_Female"], ["Count_Person_Female"])]
 EVAL_AFTER = {"details": {"queries": [{"query": q, "expected": e, "top": [[d, 0.9 - 0.1 * i] for i, d in enumerate(t)]}
                                       for q, e, t in QUERIES],
-                          "pairs_heldout": [{"sentence_1": "poverty", "sentence_2": "crime", "label": 0.01, "cosine": 0.1}]},
+                          "pairs_heldout": [{"sentence_1": "poverty", "sentence_2": "crime", "label": 0.01,
+                                             "cosine": 0.1}]},
               "names": NAMES}
 
 
@@ -105,6 +106,28 @@ def test_front_matter_is_valid_yaml_with_base_license_and_results():
     assert {"recall@1", "recall@10"} <= set(ir)
     assert sts["spearman"] == 0.6 and sts["base_spearman"] == 0.4
     assert sts["pearson"] == pytest.approx(0.55)
+    ir_entry = next(r for r in entry["results"] if r["task"]["type"] == "information-retrieval")
+    assert ir_entry["task"]["name"] == "Information Retrieval"
+    assert ir_entry["dataset"] == {"name": "StatVar held-out queries", "type": "statvar-held-out-queries", "split": "test"}
+    names = {m["type"]: m["name"] for m in ir_entry["metrics"]}
+    assert names["mrr@10"] == "MRR@10" and names["base_mrr@10"] == "MRR@10 (all-MiniLM-L6-v2, before tuning)"
+
+
+def test_hub_reads_the_front_matter_back():
+    from huggingface_hub import ModelCard
+    card = ModelCard(card_text(CONFIG, METRICS, {"after": EVAL_AFTER}, name="run-x"))
+    assert card.data.model_name == "run-x" and card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    got = {(r.task_type, r.metric_type): r.metric_value for r in card.data.eval_results}
+    assert got[("information-retrieval", "mrr@10")] == 0.75 and got[("information-retrieval", "base_mrr@10")] == 0.5
+    assert got[("semantic-similarity", "base_spearman")] == 0.4
+    assert all(r.dataset_split == "test" for r in card.data.eval_results)
+    assert card.text.lstrip().startswith(MARKER)
+
+
+def test_no_results_no_model_index():
+    fm, _ = split(card_text(CONFIG, {}, {}, name="run-x"))
+    assert "model-index" not in fm and "model_name" not in fm and "widget" not in fm
+    assert fm["license"] == "apache-2.0" and fm["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def test_widget_uses_real_heldout_queries_and_their_top_results():
@@ -117,6 +140,10 @@ def test_widget_uses_real_heldout_queries_and_their_top_results():
     real = {q["query"] for q in EVAL_AFTER["details"]["queries"]}
     assert all(w["source_sentence"] in real for w in widget)
     assert all(s in NAMES.values() for w in widget for s in w["sentences"])
+    unnamed = copy.deepcopy(EVAL_AFTER)
+    del unnamed["names"]["Count_Person_Female"]
+    fm, _ = split(card_text(CONFIG, METRICS, {"after": unnamed}))
+    assert fm["widget"][0]["sentences"][-1] == "Count_Person_Female"    # no name: the dcid (report.display_title)
 
 
 def test_markdown_shows_before_after_bootstrap_and_reproduce_command():
@@ -144,23 +171,6 @@ def test_failed_health_lists_its_problems():
     body = card_text(CONFIG, m, {})
     assert "Health check: **FAILED**" in body
     assert "- a nonsense query scores 0.712 >= 0.5" in body
-
-
-def test_old_layout_without_recipe_command_license_or_evals():
-    old = {"status": "complete",
-           "params": {"size": "small", "recipe": "default", "data_dir": "/d", "base_model": "all-MiniLM-L6-v2",
-                      "epochs": 2, "max_steps": None, "eval_dir": "", "seed": 42},
-           "base_model": {"base_model": "all-MiniLM-L6-v2", "path": "/p", "sha256": "ef" * 32, "verified": True},
-           "environment": {"git_commit": "265c98e"}}
-    m = {k: v for k, v in METRICS.items() if k not in ("bootstrap", "health")}
-    text = card_text(old, m, {})
-    fm, body = split(text)
-    assert fm["license"] == "apache-2.0" and fm["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert "widget" not in fm
-    assert "python -m svtune.run.run --size small -p recipe default -p data_dir /d" in body
-    assert "-p max_steps" not in body and "-p eval_dir" not in body
-    assert "predates recorded commands" in body and "Paired bootstrap" not in body
-    assert "| `epochs` | `2` |" in body
 
 
 def test_other_base_models():

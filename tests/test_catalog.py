@@ -6,11 +6,10 @@ import hashlib
 
 import pytest
 
+from conftest import write
 from svtune.data.catalog import load_catalog, read_sentence_pairs
 from svtune.data.csvio import DataError
 from svtune.model.load import resolve_base_model
-
-from conftest import write
 
 
 def test_tiny_catalog_loads(tiny_data):

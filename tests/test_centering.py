@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from svtune.train.centering import add_centering, catalog_mean, center_model, is_centered
-from svtune.run.config import make_config
 from svtune.data.csvio import DataError
+from svtune.run.config import make_config
+from svtune.train.centering import add_centering, catalog_mean, center_model, is_centered
 
 CATALOG = ["number of poor people", "median household income", "jobless rate", "number of women",
            "wheat farm count", "people in poverty", "household earnings", "female population"]

@@ -8,12 +8,9 @@ import json
 
 import pytest
 
-from svtune.run import cli
-from svtune import paths
-from svtune.run.run import leftovers
-from svtune.run.run import main as run_main
-
 from conftest import write
+from svtune import cli, paths
+from svtune.run.folder import leftovers
 
 
 def refused(capsys, argv) -> str:
@@ -94,9 +91,9 @@ def test_a_run_that_fails_later_is_kept_marked_failed(capsys, runs, tiny_data, t
     assert failed.name.endswith(".failed") and (failed / "train.ipynb").is_file()
     assert json.loads((failed / "config.json").read_text())["reason"] == "RuntimeError: disk on fire"
     assert [p for p, _ in leftovers(runs)] == [failed]
-    run_main(["clean"])                                                   # a dry run first
+    cli.main(["clean"])                                                   # a dry run first
     assert failed.exists() and "would delete" in capsys.readouterr().out
-    run_main(["clean", "--yes"])
+    cli.main(["clean", "--yes"])
     assert not failed.exists() and leftovers(runs) == []
 
 

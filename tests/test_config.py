@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from svtune.run.config import make_config, params_from
 from svtune.data.csvio import DataError
+from svtune.run.config import make_config, params_from
 from svtune.train.recipes import RECIPES, describe
 
 
@@ -71,8 +71,7 @@ def test_notebook_parameters_and_recipe_listing():
 
 
 def test_launcher_rejects_bad_input_before_writing_anything(capsys, tmp_path, monkeypatch, tiny_data):
-    from svtune.run import cli
-    from svtune import paths
+    from svtune import cli, paths
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
     for argv, message in [(["--size", "huge"], "unknown size 'huge'"),
                           (["-p", "recipe", "nope"], "unknown recipe 'nope'"),

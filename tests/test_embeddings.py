@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from svtune.model import embeddings
-
 from svtune import paths
+from svtune.model import embeddings
 
 
 class Counting:

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from svtune.eval import evaluate, report
+from conftest import write
+from svtune import cli
 from svtune.data.csvio import DataError
 from svtune.data.formats import read_index, read_queries
-
-from conftest import write
+from svtune.eval import report
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_formats(files, tiny_data):
 def test_cli_prints_json_last(tiny_model_dir, files, tiny_data, capsys, tmp_path, index):
     catalog = str(tiny_data) if index == "folder" else str(files[index])
     out = tmp_path / "m.json"
-    evaluate.main(["--model", str(tiny_model_dir), "--catalog", catalog, "--queries", str(files["json"]),
+    cli.main(["evaluate", "--model", str(tiny_model_dir), "--catalog", catalog, "--queries", str(files["json"]),
                    "--pairs", str(tiny_data / "eval" / "pairs.csv"), "--json", str(out)])
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     r = last["retrieval"]
@@ -62,10 +62,10 @@ def test_cli_prints_json_last(tiny_model_dir, files, tiny_data, capsys, tmp_path
 
 @pytest.mark.slow
 def test_cli_side_by_side(tiny_model_dir, files, capsys):
-    evaluate.main(["--model", str(tiny_model_dir), "--model", str(tiny_model_dir),
+    cli.main(["evaluate", "--model", str(tiny_model_dir), "--model", str(tiny_model_dir),
                    "--catalog", str(files["dcid_sentence"]), "--queries", str(files["csv"])])
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("metric") and any(l.startswith("retrieval.mrr@10") for l in lines)
+    assert lines[0].startswith("metric") and any(ln.startswith("retrieval.mrr@10") for ln in lines)
     assert len(json.loads(lines[-1])) == 2       # the same model twice is still two columns
 
 
@@ -85,7 +85,7 @@ def test_bad_files_name_file_and_line(tmp_path, files):
         read_queries(bad)
     assert e.value.line == 2 and e.value.column == "expected"
     with pytest.raises(SystemExit):
-        evaluate.main(["--model", "x", "--catalog", str(tmp_path / "missing.csv"), "--queries", str(files["csv"])])
+        cli.main(["evaluate", "--model", "x", "--catalog", str(tmp_path / "missing.csv"), "--queries", str(files["csv"])])
 
 
 def test_rank_diff_html_marks_changes():

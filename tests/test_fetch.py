@@ -11,8 +11,9 @@ import zipfile
 
 import pytest
 
-from svtune.model import fetch as fetch_mod
+from svtune import cli
 from svtune.data.csvio import DataError
+from svtune.model import fetch as fetch_mod
 
 WEIGHTS = b"fake tensors " * 100
 CONFIG = b'{"hidden_size": 4}'
@@ -145,15 +146,15 @@ def test_a_foreign_folder_at_the_destination_is_left_alone(release):
 
 def test_cli_lists_models_and_reports_errors_in_one_line(release, capsys):
     _, download, root = release
-    fetch_mod.main(["--list", "--dest", str(root)])
+    cli.main(["fetch", "--list", "--dest", str(root)])
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("all-mpnet-base-v2") and "not fetched" in line for line in lines)
     fetch_mod.fetch("fake", root, download)
-    fetch_mod.main(["--list", "--dest", str(root)])
+    cli.main(["fetch", "--list", "--dest", str(root)])
     assert any(line.startswith("fake") and f"fetched  {root / 'fake'}" in line
                for line in capsys.readouterr().out.splitlines())
     with pytest.raises(SystemExit) as e:
-        fetch_mod.main(["no-such-model", "--dest", str(root)])
+        cli.main(["fetch", "no-such-model", "--dest", str(root)])
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: unknown model 'no-such-model'") and err.count("\n") == 1

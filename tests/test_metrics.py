@@ -6,8 +6,17 @@ import math
 
 import pytest
 
-from svtune.eval.metrics import (band_means, band_order, ndcg_at, paired_bootstrap, pearson, recall_at, reciprocal_rank, retrieval_summary,
-                            spearman)
+from svtune.eval.metrics import (
+    band_means,
+    band_order,
+    ndcg_at,
+    paired_bootstrap,
+    pearson,
+    recall_at,
+    reciprocal_rank,
+    retrieval_summary,
+    spearman,
+)
 
 
 def test_reciprocal_rank():

@@ -10,9 +10,9 @@ import shutil
 import pytest
 
 from svtune import paths
-
 from svtune.eval import playground
 from svtune.eval.playground import Playground, widget
+from svtune.eval.report import rank_diff_html
 
 NAMES = {"Count_Person_BelowPovertyLevelInThePast12Months": "People Below Poverty Level",
          "Median_Income_Household": "Median Household Income", "UnemploymentRate_Person": "Unemployment Rate",
@@ -41,7 +41,7 @@ def run(runs, tiny_model_dir, tiny_data):
         for p in tuned.parameters():
             p.add_(0.5 * torch.randn_like(p))
     tuned.save(str(folder / "model"))
-    (folder / "config.json").write_text(json.dumps({"params": {
+    (folder / "config.json").write_text(json.dumps({"status": "complete", "params": {
         "base_model": str(tiny_model_dir), "data_dir": str(tiny_data), "size": "small"}}))
     (folder / "metrics.json").write_text("{}")
     (folder / "eval_after.json").write_text(json.dumps({"names": NAMES}))
@@ -59,7 +59,8 @@ def test_compare_one_query_side_by_side(run):
         assert html.escape(name) in page
     assert page.count('<span class="dcid">') == 10  # 5 in each column
     framed = pg.compare("poverty")
-    assert framed.startswith('<div class="svtune-playground"><iframe') and html.unescape(re.search(r'srcdoc="([^"]*)"', framed)[1]) == page
+    assert framed.startswith('<div class="svtune-playground"><iframe')
+    assert html.unescape(re.search(r'srcdoc="([^"]*)"', framed)[1]) == page
     assert len(pg.search("poverty", k=3)[1]) == 3
     with pytest.raises(ValueError, match="Type a query"):
         pg.compare("   ")
@@ -68,8 +69,7 @@ def test_compare_one_query_side_by_side(run):
 def test_moves_are_marked():
     before = [("a", .9), ("b", .8), ("c", .7)]
     after = [("c", .95), ("a", .9), ("d", .5)]
-    page = playground._add_moves(
-        playground.rank_diff_html(["q"], [before], [after], {"a": "A", "b": "B", "c": "C", "d": "D"}), before, after)
+    page = playground.page_html("q", before, after, {"a": "A", "b": "B", "c": "C", "d": "D"})
     rows = re.findall(r"<tr><td>\d+</td>.*?</tr>", page, re.S)
     assert len(rows) == 3
     assert ">▲2</span><span class=\"dcid\">c</span>" in rows[0]    # c: base #3 -> tuned #1
@@ -77,6 +77,21 @@ def test_moves_are_marked():
     assert ">left</span><span class=\"dcid\">b</span>" in rows[1]  # b left the top list
     assert ">new</span><span class=\"dcid\">d</span>" in rows[2]   # d is new in it
     assert "▲" not in rows[1] + rows[2] and "▼" not in rows[0] + rows[2]
+    assert 'title="base #3 → tuned #1"' in rows[0] and 'title="not in the tuned top list"' in rows[1]
+    # the playground's template adds its CSS after the report's, verbatim (CSS is not HTML-escaped)
+    assert f"</style><style>{playground.STYLE}</style></head>" in page
+    assert page.count('class="mv ') == 4
+
+
+def test_page_is_the_report_page_plus_marks():
+    """Without its marks and CSS, the playground page is the report's page of the same query."""
+    before, after = [("a", .9), ("b", .8)], [("b", .9), ("e", .5)]
+    names = {"a": "A <&>", "b": "B"}
+    page = playground.page_html("q <x>", before, after, names, "run r", ("base: m", "tuned"))
+    plain = re.sub(r'<span class="mv [^"]*" title="[^"]*">[^<]*</span>', "", page)
+    plain = plain.replace(f"<style>{playground.STYLE}</style>", "")
+    assert plain == rank_diff_html(["q <x>"], [before], [after], names, "run r", ("base: m", "tuned"))
+    assert "q &lt;x&gt;" in page and "A &lt;&amp;&gt;" in page
 
 
 def test_widget_lists_runs_and_searches(run):

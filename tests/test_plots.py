@@ -128,3 +128,11 @@ def test_limits_come_from_evaluate():
     assert any(list(ln.get_xdata()) == [evaluate.NONSENSE_MAX] * 2 for ln in ax.get_lines())
     ax = plots.retrieval_vs_ranking([row]).get_axes()[0]
     assert any(list(ln.get_xdata()) == [pytest.approx(0.7 + plots.MRR_GAIN_TARGET)] * 2 for ln in ax.get_lines())
+
+
+def test_training_pairs_are_labelled_in_the_table_and_left_out_of_the_held_out_chart():
+    m = {stage: {**M[stage], "pairs_curated": {"spearman": v}} for stage, v in (("before", 0.5), ("after", 0.9))}
+    t = plots.summary_table(m)
+    assert "pairs_curated.spearman (training pairs)" in t.index
+    labels = [lbl.get_text() for ax in plots.before_after_bars(t).get_axes() for lbl in ax.get_yticklabels()]
+    assert "pairs_heldout.spearman" in labels and not any("pairs_curated" in lbl for lbl in labels)

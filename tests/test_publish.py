@@ -16,9 +16,27 @@ import yaml
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
+from svtune.cli import main as cli_main
 from svtune.ship.card import MARKER
-from svtune.ship.publish import PublishError, main, publish, push_to_hub
-from test_card import CONFIG, make_run
+from svtune.ship.publish import PublishError, publish, push_to_hub
+from test_card import CONFIG
+from test_card import make_run as make_card_run
+
+
+def make_run(*args, **kwargs) -> Path:
+    """A finished run folder as a launcher leaves it: with its executed notebook."""
+    run = make_card_run(*args, **kwargs)
+    (run / "train.ipynb").write_text("{}")
+    return run
+
+
+def main(argv):
+    """`svtune publish ARGV`'s exit status."""
+    try:
+        cli_main(["publish", *argv])
+    except SystemExit as e:
+        return e.code
+    return 0
 
 TEXTS = ["how many poor people", "median household income", "women"]
 
@@ -286,3 +304,10 @@ def test_object_store_copies_manifest_last_and_a_failed_copy_leaves_nothing(run,
     with pytest.raises(OSError, match="copy failed"):
         publish(run, f"memory://{mem_root}/bad")
     assert siblings(f"memory://{mem_root}/bad") == ["ok"]
+
+
+def test_a_run_without_its_executed_notebook_is_refused(tmp_path, tiny_model_dir):
+    run = make_run(tmp_path / "runs", tiny_model_dir)
+    (run / "train.ipynb").unlink()   # killed between finishing and moving its notebook in
+    with pytest.raises(PublishError, match="no train.ipynb"):
+        publish(run, (tmp_path / "x").as_uri())

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from sentence_transformers import SentenceTransformer
 
 from svtune.run.config import make_config
-from svtune.train.recipes import anchor_pairs
 
 MINED = pd.DataFrame({"sentence_1": ["poverty", "income", "women", "wheat farm"],
                       "sentence_2": ["poor people", "household earnings", "female", "farm growing wheat"],
@@ -27,26 +25,14 @@ def plans(model, recipe="default", **overrides):
     return make_config(size="tiny", recipe=recipe, overrides=overrides).hp.plans(PAIRS, model, seed=0)
 
 
-def test_anchor_pairs_join_different_statvars_and_keep_the_models_cosine(model):
-    dcid_of = {t: d for _, r in MINED.iterrows() for t, d in ((r.sentence_1, r.dcid), (r.sentence_2, r.dcid))}
-    a = anchor_pairs(MINED, model, 50, seed=3)
-    assert 20 < len(a) <= 50                       # same-StatVar draws are dropped
-    assert all(dcid_of[x] != dcid_of[y] for x, y in zip(a.sentence_1, a.sentence_2))
-    emb = model.encode([a.sentence_1[0], a.sentence_2[0]], normalize_embeddings=True)
-    assert np.isclose(a.score[0], float(emb[0] @ emb[1]), atol=1e-5)
-    assert a.equals(anchor_pairs(MINED, model, 50, seed=3))      # reproducible
-    assert anchor_pairs(MINED.assign(dcid="P"), model, 50).empty  # one StatVar: nothing to anchor
-
-
 def test_knobs_reach_the_losses(model):
-    (plan,) = plans(model, mnrl_scale=33.0, anchor_fraction=2.0, mined_fraction=1.0, one_pass=False)
+    (plan,) = plans(model, mnrl_scale=33.0, mined_fraction=1.0, one_pass=False)
     assert plan.losses["positives"].scale == 33.0
     assert (plan.epochs, plan.learning_rate, plan.batch_size) == (2, 1e-4, 16)
     curated_rows, mined_rows = 2 * 16, 4           # curated pairs repeated x16; every mined pair
-    anchors = len(plan.datasets["scored"]) - curated_rows - mined_rows
-    assert anchors == 7                            # up to 2 per mined pair; same-StatVar draws dropped
-    assert "7 anchor" in plan.notes and "scale 33" in plan.notes
-    (bare,) = plans(model, anchor_fraction=0.0, mined_fraction=0.0, one_pass=False)
+    assert len(plan.datasets["scored"]) == curated_rows + mined_rows
+    assert "scale 33" in plan.notes
+    (bare,) = plans(model, mined_fraction=0.0, one_pass=False)
     assert len(bare.datasets["scored"]) == curated_rows
     assert [set(p.datasets) for p in plans(model, "mnrl")] == [{"positives"}]
     assert type(plans(model, "cosent")[0].losses.scored).__name__ == "CoSENTLoss"
@@ -69,6 +55,7 @@ def test_one_pass_labels_each_row_for_both_losses(model):
 def test_one_pass_loss_is_the_sum_of_the_two_losses_on_one_encoding(model):
     import torch
     from sentence_transformers.sentence_transformer import losses
+
     from svtune.train.losses import InBatchAndScored
     mnrl, cosine = losses.MultipleNegativesRankingLoss(model, scale=20.0), losses.CosineSimilarityLoss(model)
     a, b = ["poverty", "income", "women", "wheat farm"], ["poor people", "household earnings", "female", "farm"]

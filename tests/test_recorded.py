@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from svtune import paths
-from svtune.run.run import Run
+from svtune.run import Run
 
 EXPECTED = Path(__file__).parent / "expected" / "tiny_run.json"
 

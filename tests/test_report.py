@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
+from svtune import cli
 from svtune.eval import plots, report
 
 NAMES = {"A": "Alpha", "B": "Beta", "C": "Gamma", "D": "Delta", "E": "Epsilon"}
@@ -121,6 +122,23 @@ def test_escapes_names_queries_and_dcids():
     assert "<script>" not in text and "<b>bold" not in text and "x<y" not in text and "<i>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in text
     assert "&lt;b&gt;bold&lt;/b&gt; query" in text and "x&lt;y" in text and "&lt;base&gt;" in text
+    assert "say &#34;hi&#34;" in text     # quotes too: the template is autoescaped
+
+
+def test_display_title_name_else_dcid():
+    assert report.display_title({"A": "Alpha"}, "A") == "Alpha"
+    assert report.display_title({"A": "Alpha"}, "B") == "B"
+    assert report.display_title({"A": ""}, "A") == "A"      # an empty name shows the dcid, not a blank cell
+    _, text = build(names={})
+    assert '<td class="exp">A<span class="dcid">A</span>' not in text   # the ✓ badge comes first
+    assert '</span>A<span class="dcid">A</span>' in text
+
+
+def test_template_ships_with_the_package():
+    from importlib.resources import files
+    for name in ("rank_diff.html.j2", "playground.html.j2"):
+        assert files("svtune.eval").joinpath("templates", name).is_file()
+    assert report._ENV.autoescape is True
 
 
 def test_plain_query_list_falls_back_to_changed_positions():
@@ -181,7 +199,7 @@ def test_main_wires_expected_from_the_query_file(tmp_path, monkeypatch):
                                         "median income,Income\nhouse value,Home\n", encoding="utf-8")
     (tmp_path / "q.csv").write_text("query,expected\npoor people,Poverty\ninmates,Prison;NotInIndex\n",
                                     encoding="utf-8")
-    out = report.main(["--before", "a", "--after", "b", "--catalog", str(tmp_path / "index.csv"),
+    out = cli.main(["report", "--before", "a", "--after", "b", "--catalog", str(tmp_path / "index.csv"),
                        "--queries", str(tmp_path / "q.csv"), "--out", str(tmp_path / "d.html")])
     text = out.read_text(encoding="utf-8")
     assert "with expected StatVars" in text

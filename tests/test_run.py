@@ -7,7 +7,8 @@ import json
 import pytest
 
 from svtune import paths
-from svtune.run.run import Run, create_run_dir, final_dir, mark_failed
+from svtune.run import Run
+from svtune.run.folder import create_run_dir, final_dir, mark_failed
 
 
 def run_pipeline(model_dir, data, **params):
@@ -44,7 +45,7 @@ def test_default_recipe_end_to_end(tiny_model_dir, tiny_data, tmp_path, monkeypa
     cfg = json.loads((folder / "config.json").read_text())
     assert cfg["status"] == "complete" and cfg["params"]["recipe"] == "default"
     assert cfg["recipe"]["scored_epochs"] == 20 and cfg["recipe"]["mnrl_scale"] == 40.0   # the record trained
-    assert cfg["command"].startswith("python -m svtune --size small") and "-o scored_epochs 20" in cfg["command"]
+    assert cfg["command"].startswith("python -m svtune train --size small") and "-o scored_epochs 20" in cfg["command"]
     assert len(cfg["inputs_sha256"]) == 3 and cfg["environment"]["packages"]["torch"]
 
     from sentence_transformers import SentenceTransformer
@@ -79,7 +80,7 @@ def test_run_folders_are_unique_and_renamed_in_one_place(tmp_path):
     assert doc["status"] == "failed" and doc["reason"] == "interrupted (Ctrl-C)"
     third = create_run_dir("tiny", "m", runs)            # the failed name is taken too
     assert third.name not in (first.name, second.name)
-    assert paths.newest_run(runs) is None                # nothing complete yet
+    assert paths.finished_runs(runs) == []                # nothing complete yet
 
 
 def tiny_params(tiny_model_dir, tiny_data, **extra):
@@ -138,7 +139,7 @@ def test_a_killed_run_resumes_and_two_runs_at_once_both_finish(tiny_model_dir, t
     import numpy as np
     driver = tmp_path / "driver.py"
     driver.write_text(
-        "import json, sys\nfrom svtune import training\nfrom svtune.run.run import Run\n"
+        "import json, sys\nfrom svtune.train import fit as training\nfrom svtune.run import Run\n"
         "training.CHECKPOINT_SECONDS = 0.0\n"
         "print(Run.start(**json.loads(sys.argv[1])).run_all())\n")
     env = {**os.environ, "SVTUNE_OUTPUTS": str(tmp_path / "out")}
@@ -154,7 +155,7 @@ def test_a_killed_run_resumes_and_two_runs_at_once_both_finish(tiny_model_dir, t
     victim.kill()                                                       # SIGKILL: no chance to clean up
     victim.wait()
     (work,) = (tmp_path / "out" / "runs").glob(".incomplete-*")
-    out = subprocess.run([sys.executable, "-c", "import sys; from svtune.run.run import Run; "
+    out = subprocess.run([sys.executable, "-c", "import sys; from svtune.run import Run; "
                           "print(Run.start(resume=sys.argv[1]).run_all())", str(work)],
                          env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]

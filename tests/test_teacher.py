@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -34,6 +33,7 @@ def test_annotate_grades_every_pair_and_adds_neighbours_of_other_items(tiny_mode
     assert set(near.sentence_1) <= names and set(near.sentence_2) <= names
 
     from sentence_transformers.sentence_transformer import losses
+
     from svtune.train.losses import InBatchAndScored
     sp = space(teacher, out, **info["calibration"])
     loss = InBatchAndScored(teacher, losses.MultipleNegativesRankingLoss(teacher), losses.CosineSimilarityLoss(teacher),

@@ -6,11 +6,10 @@ import json
 
 import pytest
 
+from conftest import write
 from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
 from svtune.data.topics import read_topics
-
-from conftest import write
 
 CSV = """
     topic_dcid,topic_name,member_dcid,type,alternatives

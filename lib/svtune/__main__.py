@@ -1,5 +1,5 @@
-"""`python -m svtune ...` is the `svtune` command (svtune/run/cli.py)."""
+"""`python -m svtune ...` is the `svtune` command (svtune/cli.py)."""
 
-from svtune.run.cli import main
+from svtune.cli import main
 
 main()

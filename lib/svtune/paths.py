@@ -18,7 +18,7 @@ OUTPUTS_DIR = Path(os.environ.get("SVTUNE_OUTPUTS", REPO_ROOT / "outputs"))
 RUNS_DIR = OUTPUTS_DIR / "runs"
 # Embeddings cached per (model, text): safe to delete, rebuilt on demand (embeddings.py).
 CACHE_DIR = OUTPUTS_DIR / "cache"
-# Base models fetched by `python -m svtune.model.fetch`, one folder per model name.
+# Base models fetched by `svtune fetch`, one folder per model name.
 MODELS_DIR = OUTPUTS_DIR / "models"
 # Real Data Commons data, beside the repo in CI and in the dev sandbox; optional.
 SHARED_DATACOMMONS = REPO_ROOT.parent / "shared" / "datacommons"
@@ -48,17 +48,49 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
     return resolve(path, DATA_DIR)
 
 
+def run_problem(folder: Path) -> str | None:
+    """Why `folder` is not a finished run (None when it is one): the one definition of "finished"."""
+    import json
+    folder = Path(folder)
+    if not folder.is_dir():
+        return f"{folder} is not a run folder (no such directory)"
+    if folder.name.startswith(INCOMPLETE_PREFIX):
+        return f"{folder} is still being written or was interrupted (.incomplete- folder)"
+    if folder.name.endswith(FAILED_SUFFIX):
+        return f"{folder} is a failed run"
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{folder} has no config.json"
+    except (OSError, ValueError) as e:
+        return f"{folder}/config.json cannot be read ({e})"
+    status = config.get("status") if isinstance(config, dict) else None
+    if status != "complete":
+        return f"{folder} is not complete (config.json status is {status!r})"
+    for name in ("metrics.json", "model/modules.json"):
+        if not (folder / name).is_file():
+            return f"{folder} has no {name}"
+    return None
+
+
 def finished_runs(runs_dir: Path | None = None) -> list[Path]:
-    """Complete run folders (named, not failed, with metrics.json), newest first."""
+    """Finished run folders, newest first."""
     runs_dir = Path(runs_dir or RUNS_DIR)
     if not runs_dir.is_dir():
         return []
-    return sorted((p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
-                   and not p.name.endswith(FAILED_SUFFIX) and (p / "metrics.json").exists()),
+    return sorted((p for p in runs_dir.iterdir() if not p.name.startswith(".") and run_problem(p) is None),
                   key=lambda p: p.name, reverse=True)
 
 
-def newest_run(runs_dir: Path | None = None) -> Path | None:
-    """The most recent complete run folder, or None when there is none yet."""
-    runs = finished_runs(runs_dir)
-    return runs[0] if runs else None
+def finished_run(run: str | os.PathLike = "") -> Path:
+    """The finished run folder `run` ("" = the newest); FileNotFoundError, one line, when there is none."""
+    if not str(run):
+        runs = finished_runs()
+        if not runs:
+            raise FileNotFoundError(f"no finished run under {RUNS_DIR}; train one first: make train")
+        return runs[0]
+    folder = resolve(run)
+    problem = run_problem(folder)
+    if problem:
+        raise FileNotFoundError(problem)
+    return folder

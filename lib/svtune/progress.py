@@ -56,7 +56,8 @@ class Progress:
         elapsed = now - self.start
         parts = [f"{self.what}:"]
         if self.total:
-            parts.append(f"{self.done:,}/{self.total:,} {self.unit}".rstrip() + f" ({100 * self.done / self.total:.0f}%)")
+            parts.append(f"{self.done:,}/{self.total:,} {self.unit}".rstrip()
+                         + f" ({100 * self.done / self.total:.0f}%)")
         if self.extra:
             parts.append(self.extra)
         parts.append(f"{_clock(elapsed)} elapsed")

@@ -1,3 +1,7 @@
-from svtune.bench.bench import main
+"""`python -m svtune.bench ...` is `svtune bench ...`."""
 
-main()
+import sys
+
+from svtune.cli import main
+
+main(["bench", *sys.argv[1:]])

@@ -10,7 +10,8 @@ Every problem stops with a DataError naming file, line and column, except an
 alternatives dcid that is not in the catalog: that is warned about and counted.
 A dcid defined twice with the same Name and Description is kept once; defined twice
 with different text it is an error naming both places (which one is right is the
-curator's call, not ours). Topics that reach the catalog's StatVars become catalog
+curator's call, not ours); so is one curated pair labelled twice with different scores
+(either order, case-insensitive). Topics that reach the catalog's StatVars become catalog
 items too (their name and alternatives are searchable, as in Data Commons' index);
 peer groups only relate StatVars. Input files are only ever read.
 """
@@ -31,6 +32,8 @@ PAIR_COLUMNS = ["sentence_1", "sentence_2", "score"]
 # Which autogen_input sub-folders each size reads; `tiny` is `small` cut down for smoke tests.
 SIZE_AUTOGEN = {"tiny": ["small"], "small": ["small"], "medium": ["small", "medium"]}
 SIZES = tuple(SIZE_AUTOGEN)
+# Two labels of one pair closer than this are the same label (a duplicate row, not a contradiction).
+LABEL_TOLERANCE = 1e-9
 
 
 @dataclass
@@ -126,7 +129,8 @@ def load_catalog(data_dir: Path | str, size: str = "small", max_statvars: int | 
         raise DataError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise DataError("data folder not found", data_dir)
+        raise DataError("is a file, expected the data folder" if data_dir.exists() else "data folder not found",
+                        data_dir)
     files: list[Path] = []
     notes: list[str] = []
     statvars: dict[str, StatVar] = {}
@@ -186,8 +190,33 @@ def _add_topics(folder: Path, statvars: dict[str, StatVar], files: list[Path], n
     return hierarchy   # members outside this catalog are routine (one hierarchy, several sizes): counted only
 
 
+def text_key(text: str) -> str:
+    """Case-insensitive identity of a text: how pairs, batches and negatives tell texts apart."""
+    return text.strip().lower()
+
+
+def pair_key(a: str, b: str) -> tuple[str, str]:
+    """Order-free, case-insensitive identity of a pair."""
+    a, b = text_key(a), text_key(b)
+    return (a, b) if a <= b else (b, a)
+
+
+def check_pair_labels(pairs: list[CuratedPair]) -> None:
+    """A pair labelled twice with different scores is a DataError naming both rows: which label is
+    right is the curator's call. Same-score repeats are duplicates, merged when mining."""
+    first: dict[tuple[str, str], CuratedPair] = {}
+    for p in pairs:
+        old = first.setdefault(pair_key(p.sentence_1, p.sentence_2), p)
+        if abs(old.score - p.score) > LABEL_TOLERANCE:
+            where = {"earlier_line": old.line} if old.file == p.file else {}
+            elsewhere = "" if where else f" (first at {old.file}, line {old.line})"
+            raise DataError(f"the pair {old.sentence_1!r} ~ {old.sentence_2!r} is labelled {old.score} and "
+                            f"{p.score}{elsewhere}; keep one", Path(p.file), p.line, **where)
+
+
 def read_sentence_pairs(path: Path | str) -> list[CuratedPair]:
-    """Scored pairs `sentence_1,sentence_2,score`, every score checked to be in [0, 1]."""
+    """Scored pairs `sentence_1,sentence_2,score`, every score checked to be in [0, 1] and every
+    pair labelled consistently (check_pair_labels)."""
     path = Path(path)
     out = []
     for row in read_rows(path, PAIR_COLUMNS):
@@ -197,4 +226,5 @@ def read_sentence_pairs(path: Path | str) -> list[CuratedPair]:
                 raise DataError("empty sentence", path, row.line, col)
         out.append(CuratedPair(c["sentence_1"].strip(), c["sentence_2"].strip(),
                                parse_score(c["score"].strip(), path, row.line), str(path), row.line))
+    check_pair_labels(out)
     return out

@@ -5,9 +5,13 @@ Index (catalog) formats, each read into (sentence, dcid) rows:
   * Data Commons' `dcid,sentence` files with `;`-joined sentences (preindex/*/sv_descriptions.csv)
   * `sentence,dcid` files, one sentence a row
 Query formats, each read into (query, [expected dcids, best first]):
-  * JSON `{"query": ["dcid1", "dcid2"]}`
+  * JSON `{"query": ["dcid1", "dcid2"]}` (a file ending in .json)
   * CSV `query,expected` with `;`-separated dcids
-  * a plain list, one query a line, `#` comments (no expected dcids: for rank-diff reports)
+  * a plain list, one query a line, `#` comments (no expected dcids: for rank-diff reports), like
+    Data Commons' queries/queryset_vars.csv
+A file that looks like CSV must be `query,expected` CSV (a wrong header or `;` separators are a
+DataError, not a list of odd queries): its first line (after `#` comments) holds a `,`, `;` or tab,
+or it ends in .csv and any line does.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import json
 from pathlib import Path
 
 from svtune.data.catalog import Catalog, load_catalog, read_sentence_pairs
-from svtune.data.csvio import DataError, read_rows, split_list
+from svtune.data.csvio import DataError, parse_json, read_rows, read_text, split_list
 
 QUERY_COLUMNS = ["query", "expected"]
+DELIMITERS = ",;\t"
 
 
 def index_from_catalog(catalog: Catalog) -> list[tuple[str, str]]:
@@ -37,9 +42,9 @@ def read_index(path: Path | str, size: str = "small") -> tuple[list[tuple[str, s
     if path.is_dir():
         cat = load_catalog(path, size, warn=False)
         return index_from_catalog(cat), names_from_catalog(cat)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise DataError("catalog file or folder not found", path)
-    header = path.read_text(encoding="utf-8", errors="replace").splitlines()[:1]
+    header = read_text(path).splitlines()[:1]
     cols = [c.strip() for c in header[0].split(",")] if header else []
     rows, names = [], {}
     if cols[:2] == ["dcid", "sentence"]:
@@ -67,41 +72,70 @@ def read_index(path: Path | str, size: str = "small") -> tuple[list[tuple[str, s
     return rows, names
 
 
-def read_queries(path: Path | str) -> list[tuple[str, list[str]]]:
-    """Queries with expected dcids (best first); plain lists give empty expectations."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError("query file not found", path)
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".json":
+def _looks_like_csv(path: Path, lines: list[str]) -> bool:
+    """Delimiters on the first line, or anywhere in a .csv: a plain list never has them there."""
+    content = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if content and any(d in content[0] for d in DELIMITERS):
+        return True
+    return path.suffix.lower() == ".csv" and any(d in ln for ln in content for d in DELIMITERS)
+
+
+def _json_line(text: str, key: str) -> int | None:
+    return next((i + 1 for i, ln in enumerate(text.splitlines()) if json.dumps(key, ensure_ascii=False) in ln), None)
+
+
+def _queries_json(path: Path, text: str) -> list[tuple[str, list[str]]]:
+    doc = parse_json(text, path)
+    if not isinstance(doc, dict):
+        raise DataError('expected a JSON object {"query": ["dcid", ...]}', path, 1)
+    out = []
+    for q, exp in doc.items():
+        if isinstance(exp, str):
+            exp = [exp]
+        if not isinstance(exp, list) or not all(isinstance(d, str) for d in exp):
+            raise DataError(f"expected dcids of {q!r} must be a list of strings", path, _json_line(text, q))
+        if not q.strip():
+            raise DataError("empty query", path, _json_line(text, q))
+        out.append((q.strip(), [d.strip() for d in exp if d.strip()]))
+    return out
+
+
+def _queries_csv(path: Path) -> list[tuple[str, list[str]]]:
+    out = []
+    for r in read_rows(path, QUERY_COLUMNS):
+        q = r.cells["query"].strip()
+        if not q:
+            raise DataError("empty query", path, r.line, "query")
+        exp = split_list(r.cells["expected"])
+        if not exp:
+            raise DataError("no expected dcid", path, r.line, "expected")
+        out.append((q, exp))
+    return out
+
+
+def _queries_text(path: Path, text: str) -> list[tuple[str, list[str]]]:
+    lines = text.splitlines()
+    if _looks_like_csv(path, lines):
         try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON ({e.msg})", path, e.lineno) from None
-        if not isinstance(doc, dict):
-            raise DataError('expected a JSON object {"query": ["dcid", ...]}', path, 1)
-        out = []
-        for q, exp in doc.items():
-            if isinstance(exp, str):
-                exp = [exp]
-            if not isinstance(exp, list) or not all(isinstance(d, str) for d in exp):
-                line = next((i + 1 for i, ln in enumerate(text.splitlines()) if json.dumps(q) in ln), None)
-                raise DataError(f"expected dcids of {q!r} must be a list of strings", path, line)
-            out.append((q.strip(), [d.strip() for d in exp if d.strip()]))
-        return out
-    first = text.lstrip("\ufeff").splitlines()[0].strip() if text.strip() else ""
-    if first.replace(" ", "").lower().startswith("query,expected"):
-        out = []
-        for r in read_rows(path, QUERY_COLUMNS):
-            q = r.cells["query"].strip()
-            if not q:
-                raise DataError("empty query", path, r.line, "query")
-            exp = split_list(r.cells["expected"])
-            if not exp:
-                raise DataError("no expected dcid", path, r.line, "expected")
-            out.append((q, exp))
-        return out
-    return [(ln.strip(), []) for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+            return _queries_csv(path)
+        except DataError as e:
+            if e.line != 1:
+                raise
+            # Someone who meant a plain list needs to hear why it was read as CSV.
+            raise DataError(f"{e.reason} (a query file holding ',', ';' or tabs is read as query,expected CSV)",
+                            e.file, e.line, e.column) from None
+    return [(ln.strip(), []) for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def read_queries(path: Path | str) -> list[tuple[str, list[str]]]:
+    """Queries with expected dcids (best first); plain lists give empty expectations. A file with
+    no query at all is a DataError (an evaluation over nothing would pass unnoticed)."""
+    path = Path(path)
+    text = read_text(path)
+    out = _queries_json(path, text) if path.suffix.lower() == ".json" else _queries_text(path, text)
+    if not out:
+        raise DataError("no queries (the file holds none)", path)
+    return out
 
 
 def read_pairs(path: Path | str) -> list[tuple[str, str, float]]:

@@ -19,8 +19,9 @@ order), so a topic of n members gives at most 3n pairs, not n^2/2.
 
 Texts are stripped; empty texts and self-pairs (case-insensitive) are dropped;
 (A,B) and (B,A) are one pair. When one pair gets different labels, a curated
-sentence pair wins over a mined one (counted as a conflict and reported); among
-mined rules the first rule wins, and relation pairs never replace another rule's pair.
+sentence pair wins over a mined one (counted as a conflict and reported); two curated
+rows that disagree are a DataError (catalog.check_pair_labels); among mined rules the
+first rule wins, and relation pairs never replace another rule's pair.
 Relation and curated pairs carry no dcid: they join two items, not texts of one.
 """
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from svtune.data.catalog import Catalog
+from svtune.data.catalog import Catalog, check_pair_labels, pair_key, text_key
 
 SCORE_NAME_DESCRIPTION = 0.95
 SCORE_NAME_MORE_DESCRIPTIONS = 0.90
@@ -120,17 +121,6 @@ def _relations(catalog: Catalog):
             yield text(a), text(b), SCORE_SIBLING_TOPICS, "sibling_topics", ""
 
 
-def text_key(text: str) -> str:
-    """Case-insensitive identity of a text: how pairs, batches and negatives tell texts apart."""
-    return text.strip().lower()
-
-
-def pair_key(a: str, b: str) -> tuple[str, str]:
-    """Order-free, case-insensitive identity of a pair."""
-    a, b = text_key(a), text_key(b)
-    return (a, b) if a <= b else (b, a)
-
-
 def text_dcids(pairs: pd.DataFrame) -> dict[str, set[str]]:
     """Which StatVars each text was mined from (keyed by text_key): the false-negative guard's keys."""
     out: dict[str, set[str]] = {}
@@ -143,6 +133,7 @@ def text_dcids(pairs: pd.DataFrame) -> dict[str, set[str]]:
 
 def mine_pairs(catalog: Catalog) -> tuple[pd.DataFrame, MiningReport]:
     """All training pairs with a `source` column, deduplicated, plus a report."""
+    check_pair_labels(catalog.pairs)    # catalogs built in code skip read_sentence_pairs' check
     kept: dict[tuple[str, str], list] = {}
     report = MiningReport(counts={s: 0 for s in SOURCES})
     for s1, s2, score, source, dcid in _candidates(catalog):
@@ -161,11 +152,6 @@ def mine_pairs(catalog: Catalog) -> tuple[pd.DataFrame, MiningReport]:
         if old[2] == score or source in RELATIONS:
             continue
         if source == "curated_pair" and old[3] != "curated_pair":
-            report.conflicts.append({"sentence_1": s1, "sentence_2": s2, "mined_score": old[2],
-                                     "mined_source": old[3], "curated_score": score})
-            kept[key] = [s1, s2, score, source, old[4]]
-        elif source == "curated_pair":
-            # Two curated rows disagree: the later row wins, as a hand edit usually appends.
             report.conflicts.append({"sentence_1": s1, "sentence_2": s2, "mined_score": old[2],
                                      "mined_source": old[3], "curated_score": score})
             kept[key] = [s1, s2, score, source, old[4]]

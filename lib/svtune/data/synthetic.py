@@ -1,6 +1,6 @@
 """A synthetic catalog of any size, with topics and peer groups, for scale tests.
 
-    python -m svtune.data.synthetic --statvars 100000 --out /tmp/synth-100k
+    svtune synthetic --statvars 100000 --out /tmp/synth-100k
 
 StatVars are enumerated the way Data Commons' auto-generator names them (autogen.py): a
 measure (Count_Person, Median_Income_Household, ...) with one to three constraint values
@@ -14,15 +14,13 @@ layout, with the repo's curated pairs, so every tool reads it (`-p data_dir /tmp
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import shutil
 from pathlib import Path
 
-from svtune.data import autogen
-
 from svtune import paths
+from svtune.data import autogen
 
 GROUPS = ["age", "sex", "race", "nativity", "citizenship", "marital", "employment", "labor_force",
           "insurance", "veteran", "poverty", "edu", "quarters", "moved"]
@@ -54,7 +52,8 @@ def generate(n: int) -> tuple[list[dict], list[list[str]]]:
         dcid = "_".join([measure] + [t for _, t in constraint])
         name = autogen.name_for_dcid(dcid)
         desc = autogen.description_for_dcid(dcid)
-        alternative = ("how many " + desc.split(" ", 2)[2]) if len(rows) % 10 == 0 and desc.startswith("Number of") else ""
+        counted = len(rows) % 10 == 0 and desc.startswith("Number of")
+        alternative = ("how many " + desc.split(" ", 2)[2]) if counted else ""
         rows.append({"dcid": dcid, "Name": name, "Description": desc, "Override_Alternatives": "",
                      "Curated_Alternatives": alternative})
         family = (measure, tuple(constraint[:-1]), constraint[-1][0])
@@ -98,16 +97,3 @@ def write_catalog(out: Path, n: int) -> dict:
         w.writerows(topics)
     shutil.copy(paths.DATA_DIR / "finetuning" / "sentence_pairs.csv", out / "finetuning" / "sentence_pairs.csv")
     return {"statvars": len(rows), "topic_edges": len(topics)}
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m svtune.data.synthetic", description=__doc__.split("\n")[0])
-    ap.add_argument("--statvars", type=int, required=True, help="how many StatVars")
-    ap.add_argument("--out", required=True, help="folder to write (the repo's catalog layout)")
-    args = ap.parse_args(argv)
-    counts = write_catalog(paths.resolve(args.out), args.statvars)
-    print(f"wrote {counts['statvars']:,} StatVars and {counts['topic_edges']:,} topic edges to {args.out}")
-
-
-if __name__ == "__main__":
-    main()

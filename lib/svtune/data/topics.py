@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from svtune.data.csvio import DataError, glob_files, read_rows, split_list
+from svtune.data.csvio import DataError, glob_files, parse_json, read_rows, read_text, split_list
 
 TOPIC, PEER_GROUP = "Topic", "StatVarPeerGroup"
 CSV_COLUMNS = ["topic_dcid", "topic_name", "member_dcid"]
@@ -53,28 +53,44 @@ def _line_of(text: str, needle: str) -> int | None:
     return text.count("\n", 0, at) + 1 if at >= 0 else None
 
 
+def _strings(node: dict, key: str, what: str, path: Path, line: int | None) -> list[str]:
+    """A node's field as a list of strings (Data Commons writes every value as a list; a lone string is
+    taken as a list of one); any other type is a DataError naming the field."""
+    value = node.get(key)
+    if value is None:
+        return []
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DataError(f'"{key}" of {what} must be a list of strings, not {value!r:.60}', path, line)
+    return value
+
+
+def _first(node: dict, key: str, what: str, path: Path, line: int | None) -> str:
+    return next(iter(_strings(node, key, what, path, line)), "").strip()
+
+
 def read_json(path: Path, notes: list[str]) -> dict[str, Topic]:
     """Data Commons' topic_cache.json. A topic listing itself (the July 2023 file has one) is noted
     and the self-reference dropped."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON ({e.msg})", path, e.lineno) from None
+    text = read_text(path)
+    doc = parse_json(text, path)
     nodes = doc.get("nodes") if isinstance(doc, dict) else None
     if not isinstance(nodes, list):
         raise DataError('expected {"nodes": [...]} (Data Commons topic_cache.json)', path, 1)
     out: dict[str, Topic] = {}
     for i, node in enumerate(nodes):
-        dcid = (node.get("dcid") or [""])[0] if isinstance(node, dict) else ""
-        line = _line_of(text, json.dumps(dcid)) if dcid else None
+        if not isinstance(node, dict):
+            raise DataError(f"node #{i + 1} is not an object", path)
+        dcid = _first(node, "dcid", f"node #{i + 1}", path, None)
         if not dcid:
-            raise DataError(f"node #{i + 1} has no dcid", path, line)
-        name = (node.get("name") or [""])[0].strip()
+            raise DataError(f"node #{i + 1} has no dcid", path)
+        line = _line_of(text, json.dumps(dcid, ensure_ascii=False))
+        name = _first(node, "name", f"topic {dcid}", path, line)
         if not name:
             raise DataError(f"topic {dcid} has no name", path, line)
-        kind = _kind((node.get("typeOf") or [""])[0], dcid, path, line)
-        members = node.get("memberList") or node.get("relevantVariableList") or []
+        kind = _kind(_first(node, "typeOf", f"topic {dcid}", path, line), dcid, path, line)
+        members = (_strings(node, "memberList", f"topic {dcid}", path, line)
+                   or _strings(node, "relevantVariableList", f"topic {dcid}", path, line))
         if dcid in out:
             raise DataError(f"topic {dcid} is defined twice", path, line)
         if dcid in members:
@@ -123,24 +139,26 @@ def read_topics(folder: Path, notes: list[str] | None = None) -> dict[str, Topic
 
 
 def _check_acyclic(topics: dict[str, Topic]) -> None:
+    """Depth-first with an explicit stack: a chain thousands of topics deep must not hit the recursion limit."""
     state: dict[str, int] = {}   # 1 = on the current path, 2 = done
-
-    def visit(dcid: str, path: list[str]) -> None:
-        state[dcid] = 1
-        for m in topics[dcid].members:
-            if m not in topics:
-                continue
-            if state.get(m) == 1:
-                cycle = path[path.index(m):] + [m] if m in path else [dcid, m]
-                t = topics[dcid]
+    for root in topics:
+        if root in state:
+            continue
+        path, todo = [root], [iter(topics[root].members)]
+        state[root] = 1
+        while todo:
+            m = next(todo[-1], None)
+            if m is None:
+                state[path.pop()] = 2
+                todo.pop()
+            elif state.get(m) == 1:
+                t = topics[path[-1]]
+                cycle = path[path.index(m):] + [m]
                 raise DataError(f"the topic hierarchy has a cycle: {' -> '.join(cycle)}", t.file, t.line)
-            if m not in state:
-                visit(m, path + [m])
-        state[dcid] = 2
-
-    for dcid in topics:
-        if dcid not in state:
-            visit(dcid, [dcid])
+            elif m in topics and m not in state:
+                state[m] = 1
+                path.append(m)
+                todo.append(iter(topics[m].members))
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Retrieval is ranked the way a StatVar search server ranks: the index holds every
 catalog sentence mapped to its dcid, and a dcid scores its best sentence's cosine.
 
-    python -m svtune.eval.evaluate --model all-MiniLM-L6-v2 --catalog data \
+    svtune evaluate --model all-MiniLM-L6-v2 --catalog data \
         --queries data/eval/queries.csv --pairs data/eval/pairs.csv [--json out.json]
 
 Several --model values give a side-by-side table; the last line printed is
@@ -12,7 +12,6 @@ always one JSON object with every metric.
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
@@ -22,9 +21,10 @@ import numpy as np
 
 from svtune import paths
 from svtune.data.csvio import DataError
-from svtune.model.embeddings import encode
 from svtune.data.formats import index_from_catalog, names_from_catalog, read_index, read_pairs, read_queries
 from svtune.eval.metrics import pair_summary, retrieval_summary
+from svtune.model.embeddings import encode
+from svtune.model.search import score_blocks
 
 NONSENSE_QUERIES = ["random random", "who where why", "__124__abc"]
 NONSENSE_MAX = 0.5           # a healthy model keeps nonsense below this (issue target; 0.7 is lax)
@@ -37,7 +37,6 @@ TOP_K = 10
 
 # Query x sentence similarities are computed this many cells at a time (~256 MB of float32),
 # so a 100k-StatVar index never holds a full query x catalog matrix.
-SEARCH_CELLS = 1 << 26
 
 
 class Index:
@@ -58,10 +57,9 @@ class Index:
             return []
         q = encode(self.model, queries)
         k = min(k, len(self.dcids))
-        chunk = max(1, SEARCH_CELLS // max(1, len(self.sentences)))
         out = []
-        for start in range(0, len(q), chunk):
-            scores = np.maximum.reduceat(q[start:start + chunk] @ self.emb.T, self.starts, axis=1)
+        for _, block in score_blocks(q, self.emb):
+            scores = np.maximum.reduceat(block, self.starts, axis=1)
             top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             for row, cand in zip(scores, top):
                 cand = cand[np.lexsort((cand, -row[cand]))]   # by score, then index order
@@ -110,14 +108,37 @@ def collapse_check(model, index: Index, seed: int = 0) -> dict:
             "nonsense_best": best, "nonsense_max": max(best.values())}
 
 
+NO_EVAL = "none"   # -p eval_dir none: train without held-out evaluation, said so everywhere
+
+
 def eval_files(cfg) -> tuple[Path | None, Path | None, Path | None]:
-    """Held-out queries, pairs and topic queries: cfg.eval_dir, else <data_dir>/eval, else the repo's data/eval."""
+    """Held-out queries, pairs and topic queries: cfg.eval_dir, else <data_dir>/eval, else the repo's
+    data/eval (Data Commons' held-out sets: check_coverage refuses them for another field's catalog);
+    none with `eval_dir` "none"."""
+    if str(cfg.eval_dir).lower() == NO_EVAL:
+        return None, None, None
     for folder in ([paths.resolve(cfg.eval_dir)] if cfg.eval_dir else
                    [Path(cfg.data_dir) / "eval", paths.DATA_DIR / "eval"]):
         files = [folder / name for name in ("queries.csv", "pairs.csv", "topic_queries.csv")]
-        if any(f.is_file() for f in files[:2]):
-            return tuple(f if f.is_file() else None for f in files)
-    return None, None, None
+        # Present = anything by that name (a folder or a broken link too): its reader says what is wrong.
+        present = [f.exists() or f.is_symlink() for f in files]
+        if any(present[:2]):
+            return tuple(f if here else None for f, here in zip(files, present))
+    raise DataError("no held-out sets (queries.csv, pairs.csv) here: add them, or pass -p eval_dir none to "
+                    "train without a held-out evaluation", paths.resolve(cfg.eval_dir))
+
+
+def check_coverage(queries: list[tuple[str, list[str]]], known: set[str], path: Path) -> None:
+    """Refuse a held-out query set whose answers are mostly not in the catalog: its figures would be
+    computed on a few queries (or none) while looking like a full evaluation."""
+    answerable = sum(any(d in known for d in expected) for _, expected in queries)
+    if queries and answerable * 2 < len(queries):
+        fallback = Path(path).parent == paths.DATA_DIR / "eval"
+        raise DataError(f"only {answerable} of {len(queries)} held-out queries have their expected StatVar in "
+                        "this catalog" + (" (the catalog has no eval/ of its own, and the repo's data/eval is "
+                                          "for Data Commons' catalog)" if fallback else "") +
+                        ": add held-out sets for your catalog as <data_dir>/eval/queries.csv and pairs.csv "
+                        "(data/README.md), or pass -p eval_dir none to train without a held-out evaluation", path)
 
 
 def evaluate_model(model, index_rows, queries, heldout_pairs, curated_pairs=(), progress=False,
@@ -199,10 +220,13 @@ def health_check(before: dict, after: dict) -> dict:
         problems.append(f"a nonsense query scores {after['collapse']['nonsense_max']:.3f} >= {NONSENSE_MAX}")
     if rise > RANDOM_PAIR_RISE_MAX:
         problems.append(f"unrelated pairs rose {rise:+.3f} in mean cosine (> {RANDOM_PAIR_RISE_MAX})")
+    unchecked = [what for what, key in (("retrieval (no held-out queries)", "retrieval"),
+                                        ("graded pairs (no held-out pairs)", "pairs_heldout"))
+                 if not (after.get(key) or {}).get("queries" if key == "retrieval" else "pairs")]
     for p in problems:
         print(f"\n!!! COLLAPSE WARNING: {p}. The tuned model scores everything higher; "
               "do not ship it without a look.\n", file=sys.stderr)
-    return {"ok": not problems, "problems": problems, "random_pair_rise": rise}
+    return {"ok": not problems, "problems": problems, "random_pair_rise": rise, "unchecked": unchecked}
 
 
 def model_label(spec: str) -> str:
@@ -229,42 +253,27 @@ def print_table(table: dict[str, dict[str, float]]) -> None:
         print(f"{k:<{width}}  " + "  ".join(f"{_cell(table[m].get(k)):>{w}}" for m, w in cols.items()))
 
 
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(prog="python -m svtune.eval.evaluate", description=__doc__.split("\n")[0])
-    ap.add_argument("--model", action="append", required=True,
-                    help="model folder (a run's model/), all-MiniLM-L6-v2 or a Hugging Face id; repeat to compare")
-    ap.add_argument("--catalog", required=True,
-                    help="catalog folder, a dcid,sentence file or a sentence,dcid file")
-    ap.add_argument("--queries", required=True, help="JSON {query: [dcids]} or CSV query,expected")
-    ap.add_argument("--pairs", help="scored pairs CSV sentence_1,sentence_2,score")
-    ap.add_argument("--size", default="small", help="catalog size when --catalog is a folder")
-    ap.add_argument("--json", help="also write the metrics (with per-query details) here")
-    args = ap.parse_args(argv)
+def command(models: list[str], catalog: str, queries: str, pairs: str | None = None, size: str = "small",
+            json_out: str | None = None) -> dict:
+    """`svtune evaluate`: every model on one index, side by side; the metrics as JSON on stdout."""
     from svtune.model.load import load_model
-    try:
-        rows, _ = read_index(args.catalog, args.size)
-        queries = read_queries(args.queries)
-        pairs = read_pairs(args.pairs) if args.pairs else []
-        results = {}
-        for i, m in enumerate(args.model):
-            label = model_label(m)
-            key = label if label not in results else f"{label}#{i + 1}"   # the same model twice stays two columns
-            print(f"[{i + 1}/{len(args.model)}] {key}: encoding {len(rows):,} index sentences, "
-                  f"{len(queries)} queries, {len(pairs)} pairs ...", file=sys.stderr, flush=True)
-            results[key] = evaluate_model(load_model(m), rows, queries, pairs, progress=True)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)
+    rows, _ = read_index(catalog, size)
+    query_rows = read_queries(queries)
+    pair_rows = read_pairs(pairs) if pairs else []
+    results = {}
+    for i, m in enumerate(models):
+        label = model_label(m)
+        key = label if label not in results else f"{label}#{i + 1}"   # the same model twice stays two columns
+        print(f"[{i + 1}/{len(models)}] {key}: encoding {len(rows):,} index sentences, "
+              f"{len(query_rows)} queries, {len(pair_rows)} pairs ...", file=sys.stderr, flush=True)
+        results[key] = evaluate_model(load_model(m), rows, query_rows, pair_rows, progress=True)
     print_table({m: _flat(r) for m, r in results.items()})
 
     def one_or_all(d):
         return d if len(d) > 1 else next(iter(d.values()))
-    if args.json:
-        Path(args.json).write_text(json.dumps(one_or_all(results), indent=2, default=float))
+    if json_out:
+        Path(json_out).write_text(json.dumps(one_or_all(results), indent=2, default=float))
     summary = {m: {k: v for k, v in r.items() if k != "details"} for m, r in results.items()}
     print(json.dumps(one_or_all(summary), default=float))
     return results
 
-
-if __name__ == "__main__":
-    main()

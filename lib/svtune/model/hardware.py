@@ -1,10 +1,9 @@
 """What this machine can do: its CPU or GPU, measured matmul throughput, and the precision to train in.
 
-CPU flags do not say whether bf16 pays: on one 2-core Xeon with `avx512_bf16` a bf16 matmul ran
-at half the fp32 speed, on an EPYC with the same flag at ~5x (docs/experiments.md). So `auto`
-precision is chosen by measuring both, once per process (~0.3 s).
+CPU flags do not say whether bf16 pays (docs/experiments.md has CPUs with the same flags at half
+and at five times the fp32 speed), so `auto` precision is chosen by measuring both, once per process.
 
-    python -m svtune.model.hardware      # prints the device, fp32/bf16 GFLOP/s and the precision auto picks
+    svtune hardware      # prints the device, fp32/bf16 GFLOP/s and the precision auto picks
 """
 
 from __future__ import annotations
@@ -105,7 +104,3 @@ def summary(device: str = "") -> dict:
             "bf16_gflops": round(matmul_gflops("bf16", device), 1),
             "auto_precision": choose_precision("auto", device)}
 
-
-if __name__ == "__main__":
-    for key, value in summary().items():
-        print(f"{key:>14}: {value}")

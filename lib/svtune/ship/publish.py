@@ -1,8 +1,8 @@
 """Publish a finished run: its model (with the model card), config.json and metrics.json.
 
-    python -m svtune.ship.publish outputs/runs/<run> --to gs://bucket/models/statvar-v3
-    python -m svtune.ship.publish outputs/runs/<run> --to file:///srv/models/statvar-v3 --overwrite
-    python -m svtune.ship.publish outputs/runs/<run> --hub my-org/statvar-minilm [--private] [--token T]
+    svtune publish outputs/runs/<run> --to gs://bucket/models/statvar-v3
+    svtune publish outputs/runs/<run> --to file:///srv/models/statvar-v3 --overwrite
+    svtune publish outputs/runs/<run> --hub my-org/statvar-minilm [--private] [--token T]
 
 Any fsspec URI works (file://, memory://, and gs:// or s3:// once gcsfs or s3fs is installed).
 The destination gets `model/`, `config.json`, `metrics.json` and `MANIFEST.json` (sha256 and size
@@ -18,8 +18,6 @@ model/ holding modules.json and safetensors weights.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import secrets
 import shutil
@@ -28,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from svtune import __version__
+from svtune import __version__, paths
+from svtune.hashing import sha256_stream
 from svtune.ship.card import MARKER, card_text, write_card
 
 # fsspec protocols whose implementation lives in a separate package.
@@ -45,43 +44,22 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _sha256(f, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    while block := f.read(chunk):
-        h.update(block)
-    return h.hexdigest()
-
-
 def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
 
 
 def check_run(run_dir: str | Path) -> dict:
-    """The run's config.json, or PublishError when the folder is not a complete run."""
+    """The run's config.json, or PublishError when the folder is not a finished run with its
+    executed notebook (a run killed between finishing and moving it in lacks train.ipynb)."""
     run = Path(run_dir)
-    if not run.is_dir():
-        raise PublishError(f"{run} is not a run folder (no such directory)")
-    if run.name.startswith(".incomplete-"):
-        raise PublishError(f"{run} is still being written or was interrupted (.incomplete- folder)")
-    if run.name.endswith(".failed"):
-        raise PublishError(f"{run} is a failed run")
-    try:
-        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PublishError(f"{run} has no config.json") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise PublishError(f"{run}/config.json is not valid JSON ({e})") from None
-    status = config.get("status") if isinstance(config, dict) else None
-    if status != "complete":
-        raise PublishError(f"{run} is not complete (config.json status is {status!r})")
-    if not (run / "metrics.json").is_file():
-        raise PublishError(f"{run} has no metrics.json")
-    model = run / "model"
-    if not (model / "modules.json").is_file():
-        raise PublishError(f"{run}/model has no modules.json: not a saved SentenceTransformer")
-    if not any(model.rglob("*.safetensors")):
+    problem = paths.run_problem(run)
+    if problem:
+        raise PublishError(problem)
+    if not (run / "train.ipynb").is_file():
+        raise PublishError(f"{run} has no train.ipynb: its run did not end cleanly; train it again")
+    if not any((run / "model").rglob("*.safetensors")):
         raise PublishError(f"{run}/model has no *.safetensors weights")
-    return config
+    return json.loads((run / "config.json").read_text(encoding="utf-8"))
 
 
 def _ensure_card(run: Path) -> None:
@@ -103,7 +81,7 @@ def manifest(run: Path, files: dict[str, Path]) -> dict:
     entries = {}
     for name, p in files.items():
         with open(p, "rb") as f:
-            entries[name] = {"sha256": _sha256(f), "size": p.stat().st_size}
+            entries[name] = {"sha256": sha256_stream(f), "size": p.stat().st_size}
     return {"run": run.name, "svtune_version": __version__,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": entries}
 
@@ -146,7 +124,7 @@ def _upload(fs, files: dict[str, Path], root: str) -> None:
 def _verify(fs, root: str, entries: dict) -> None:
     for name, e in entries.items():
         with fs.open(f"{root}/{name}", "rb") as f:
-            digest = _sha256(f)
+            digest = sha256_stream(f)
         if digest != e["sha256"]:
             raise PublishError(f"{name} reads back with sha256 {digest}, expected {e['sha256']}")
 
@@ -260,21 +238,14 @@ def push_to_hub(run_dir: str | Path, repo_id: str, private: bool = False, token:
     return url
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m svtune.ship.publish", description=__doc__.split("\n")[0])
-    ap.add_argument("run", help="a finished run folder, e.g. outputs/runs/<run>")
-    where = ap.add_mutually_exclusive_group(required=True)
-    where.add_argument("--to", metavar="URI", help="fsspec destination: file://, memory://, gs://, s3://, ...")
-    where.add_argument("--hub", metavar="REPO_ID", help="Hugging Face model repo, e.g. my-org/statvar-minilm")
-    ap.add_argument("--overwrite", action="store_true", help="replace an existing --to destination")
-    ap.add_argument("--private", action="store_true", help="create the Hub repo private")
-    ap.add_argument("--token", help="Hugging Face token (default: HF_TOKEN or the saved login)")
-    args = ap.parse_args(argv)
+def command(run: str, to: str | None, hub: str | None, overwrite: bool = False, private: bool = False,
+            token: str | None = None) -> int:
+    """`svtune publish`: 0 when published, 2 (with one error line) when not."""
     try:
-        if args.hub:
-            print(push_to_hub(args.run, args.hub, private=args.private, token=args.token))
+        if hub:
+            print(push_to_hub(run, hub, private=private, token=token))
         else:
-            print(publish(args.run, args.to, overwrite=args.overwrite))
+            print(publish(run, to, overwrite=overwrite))
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 2
@@ -287,6 +258,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

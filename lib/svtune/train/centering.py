@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from svtune.model.embeddings import encode   # the same encoding the evaluation and search use
+from svtune.model.embeddings import encode  # the same encoding the evaluation and search use
 
 
 def catalog_mean(model, texts: list[str], progress: bool = False) -> np.ndarray:

@@ -22,10 +22,9 @@ from pathlib import Path
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
-from svtune.train import distributed
 from svtune.progress import Progress
+from svtune.train import distributed
 from svtune.train.recipes import Plan
-
 
 CHECKPOINT_SECONDS = 600.0   # long runs lose at most this much work to a crash
 DONE = "done"                # marks a finished stage; its final weights are in stage-<i>/final
@@ -137,7 +136,6 @@ def training_args(plan: Plan, recipe, seed: int, max_steps: int | None, bf16: bo
         warmup_steps=warmup_steps,
         weight_decay=recipe.weight_decay,
         optim=recipe.optimizer,
-        torch_compile=recipe.compile,
         max_grad_norm=1.0,
         lr_scheduler_type="linear",
         seed=seed,
@@ -167,7 +165,7 @@ def _fit_stage(model, plan: Plan, recipe, seed: int, max_steps: int | None, bf16
     args = training_args(plan, recipe, seed, max_steps, bf16, model.device.type == "cpu", output_dir)
     args.batch_sampler = plan.batch_sampler
     checkpoints = Checkpoints(CHECKPOINT_SECONDS)
-    shown = [ConsoleProgress(plan.name)] if distributed.is_main() else []   # one progress line per step, not one per rank
+    shown = [ConsoleProgress(plan.name)] if distributed.is_main() else []   # one progress line per step, not per rank
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=plan.datasets, loss=plan.losses,
                                          callbacks=[*shown, checkpoints, *(callbacks or [])])
     trainer.remove_callback(PrinterCallback)   # it prints every log dict; ConsoleProgress says it in a line

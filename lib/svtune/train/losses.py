@@ -2,7 +2,7 @@
 every row of the same batch.
 
 Training the two objectives on two datasets (the earlier default) encodes every mined pair
-twice per epoch, once per loss. Here each batch row carries `label = [score, positive, scored]`;
+twice per epoch, once per loss. Here each batch row carries a `label` vector (batch.Label);
 the batch is embedded once, the scored loss (CosineSimilarityLoss or CoSENT) sees the rows
 marked scored, and MultipleNegativesRankingLoss the rows marked positive. Under torch.distributed the
 embeddings and marks of every process are gathered, so the in-batch negatives span the global
@@ -16,24 +16,26 @@ from sentence_transformers.base.losses.merged_forward import embed_columns
 from sentence_transformers.util import all_gather, all_gather_with_grad
 from torch import nn
 
+from svtune.train.batch import Label
+
 
 class InBatchAndScored(nn.Module):
-    def __init__(self, model, in_batch: nn.Module, scored: nn.Module, gather: bool = False, merged: bool = False,
+    def __init__(self, model, in_batch: nn.Module, scored: nn.Module, gather: bool = False,
                  scored_weight: float = 1.0, teacher=None, distil_weight: float = 0.0):
         super().__init__()
-        self.model, self.in_batch, self.scored, self.merged = model, in_batch, scored, merged
+        self.model, self.in_batch, self.scored = model, in_batch, scored
         # This loss gathers the embeddings with their positive marks itself: the inner loss must not again.
         self.gather = gather or getattr(in_batch, "gather_across_devices", False)
         if hasattr(in_batch, "gather_across_devices"):
             in_batch.gather_across_devices = False
         self.scored_weight = scored_weight
-        # Distillation: label columns 3 and 4 index the teacher's embeddings of the two texts.
         self.teacher = None if teacher is None else (torch.as_tensor(teacher.emb), teacher.slope, teacher.intercept)
         self.distil_weight = distil_weight
 
     def forward(self, sentence_features, labels: torch.Tensor) -> torch.Tensor:
-        embeddings = embed_columns(self.model, sentence_features, separate_first=not self.merged)
-        score, positive, scored = labels[:, 0].float(), labels[:, 1] > 0, labels[:, 2] > 0
+        embeddings = embed_columns(self.model, sentence_features, separate_first=True)
+        score, positive, scored = (labels[:, Label.SCORE].float(), labels[:, Label.POSITIVE] > 0,
+                                   labels[:, Label.IN_SCORED] > 0)
         loss = (self.scored_weight * self.scored.compute_loss_from_embeddings([e[scored] for e in embeddings],
                                                                             score[scored])
                 if bool(scored.any()) else embeddings[0].sum() * 0.0)
@@ -50,7 +52,7 @@ class InBatchAndScored(nn.Module):
         """Mean squared gap between the student's cosines of every sentence_1 x sentence_2 of the
         batch and the teacher's, mapped onto the label scale (the pairs themselves excluded)."""
         table, slope, intercept = self.teacher
-        ids = labels[:, 3:5].long().cpu()
+        ids = labels[:, [Label.TEACHER_1, Label.TEACHER_2]].long().cpu()
         t1, t2 = (table[ids[:, i]].to(embeddings[0].device) for i in (0, 1))
         target = (slope * (t1 @ t2.T) + intercept).clamp(0, 1)
         s1, s2 = (nn.functional.normalize(e.float(), dim=-1) for e in embeddings)

@@ -19,11 +19,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svtune.model.embeddings import encode
 from svtune.data.mining import text_dcids, text_key
+from svtune.model.embeddings import encode
+from svtune.model.search import score_blocks
 
 RELATIVE_MARGIN = 0.95   # a negative's cosine to the anchor stays below 95% of the positive's
-CELLS = 1 << 26          # anchor x corpus similarities per matrix product (~256 MB): bounded memory
 SHORTLIST = 32           # candidates looked at per row before a full scan
 
 
@@ -68,14 +68,12 @@ def hard_negatives(positives: pd.DataFrame, pairs: pd.DataFrame, model, k: int =
     p_idx = np.array([index[t] for t in positives["sentence_2"]])
     pos_sim = (emb[a_idx] * emb[p_idx]).sum(axis=1)
     out: list[list[str]] = []
-    chunk = max(1, CELLS // len(corpus))
     # A row's banned texts are few (its StatVars' texts and positive neighbours): look for the
     # negatives among the row's top k + SHORTLIST candidates, all rows of a chunk at once, and
     # fall back to a full scan only when those are all banned. Linear work per row, not O(catalog).
     m = min(k + SHORTLIST, len(corpus)) - 1
-    for start in range(0, len(positives), chunk):
-        rows = range(start, min(start + chunk, len(positives)))
-        sims = emb[a_idx[start:rows.stop]] @ corpus_emb.T
+    for start, sims in score_blocks(emb[a_idx], corpus_emb):
+        rows = range(start, start + len(sims))
         capped = np.where(sims < relative_margin * pos_sim[start:rows.stop, None], sims, -np.inf)
         shortlist = np.argpartition(-capped, m, axis=1)[:, :m + 1] if m < len(corpus) - 1 else \
             np.tile(np.arange(len(corpus)), (len(rows), 1))

