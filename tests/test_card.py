@@ -197,3 +197,17 @@ def test_write_card_replaces_the_default_card_and_model_still_loads(tmp_path, ti
     assert MARKER in body and "# SentenceTransformer" not in body
     emb = SentenceTransformer(str(run / "model"), device="cpu").encode(["poverty rate", "median income"])
     assert emb.shape == (2, 32)
+
+
+def test_the_card_says_which_threshold_to_serve_with_and_what_the_default_costs():
+    cal = {"threshold": 0.42, "default": 0.5, "rule": "midpoint between ...", "nonsense_queries": 29,
+           "nonsense_max": 0.38, "nonsense_above_default": 0}
+    metrics = copy.deepcopy(METRICS)
+    metrics["before"]["calibration"] = {**cal, "threshold": 0.55, "answered@10": {"default": 0.70, "calibrated": 0.66}}
+    metrics["after"]["calibration"] = {**cal, "answered@10": {"default": 0.61, "calibrated": 0.80}}
+    _, body = split(card_text(CONFIG, metrics, {}))
+    assert "## Serving threshold" in body and "`score_threshold: 0.420`" in body
+    assert "Keeping 0.5 loses 19.0% of the held-out queries' answers" in body
+    assert "| answered@10 at the server's default 0.5 | 0.700 | 0.610 |" in body
+    _, plain = split(card_text(CONFIG, METRICS, {}))
+    assert "Serving threshold" not in plain          # no calibration recorded: no claim

@@ -4,7 +4,7 @@
     svtune recipes                                  # every recipe, its knobs and values
     svtune evaluate --model all-MiniLM-L6-v2 --model outputs/runs/<run>/model --catalog data --queries ...
     svtune compare RUN_A RUN_B                      # paired bootstrap (RUN:before = its base model)
-    svtune bench [--full | --scale N,N | --compare A B]
+    svtune bench [--full | --sweep KNOB=V,V | --merge RUN | --scale N,N | --compare A B]
     svtune export RUN --to DIR                      # a Data Commons NL-server bundle
     svtune publish RUN --to gs://bucket/statvar     # or --hub org/name
     svtune fetch all-mpnet-base-v2 | clean [--yes] | hardware | synthetic | autogen | report
@@ -99,6 +99,11 @@ def _eval_verbs(verb) -> None:
                    help="full mode: also evaluate base and tuned on this (larger) index")
     p.add_argument("--scale", metavar="N,N,...", help="mining + evaluation of synthetic catalogs of these sizes, "
                    "each in its own process: wall time and peak RSS per stage")
+    p.add_argument("--sweep", metavar="KNOB=V,V,...", help="one whole `svtune train` per value of a recipe knob: "
+                   "quality against the first value (paired bootstrap), cost, the cheapest value within noise")
+    p.add_argument("--merge", metavar="RUN", help="merge a finished run toward its base model at --alphas, alpha "
+                   "chosen on a validation half of the held-out sets and reported on the other half")
+    p.add_argument("--alphas", default="1,0.9,0.8,0.7,0.6,0.5", help="with --merge: the alphas to try")
     p.add_argument("--scale-one", nargs=2, metavar=("N", "FOLDER"), help=argparse.SUPPRESS)
     p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="same as `svtune compare`")
     p.add_argument("--fresh", action="store_true", help="with --compare: evaluate both again now")
@@ -112,6 +117,7 @@ def _ship_verbs(verb) -> None:
     p.add_argument("--onnx", action="store_true", help="also an ONNX copy of the model (kept if it keeps quality)")
     p.add_argument("--int8", action="store_true", help="also an int8-quantized ONNX copy (implies --onnx)")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--gcs-folder", help="the gs://bucket/path the server will load the model from")
 
     p = verb("publish", "publish a finished run to a folder, a bucket or the Hugging Face Hub")
     p.add_argument("run", help="a finished run folder, e.g. outputs/runs/<run>")
@@ -196,7 +202,11 @@ def _compare(args):
 def _bench(args):
     from pathlib import Path
 
-    from svtune.bench import compare, results, scale
+    from svtune.bench import compare, merge, results, scale, sweep
+    if args.merge:
+        return merge.merge_sweep(args.merge, [float(a) for a in args.alphas.split(",")], args.transfer, args.out)
+    if args.sweep:
+        return sweep.sweep(args.sweep, run_params(args), args.out)
     if args.compare:
         return compare.compare(*args.compare, fresh=args.fresh)
     if args.scale_one:
@@ -211,7 +221,7 @@ def _bench(args):
 def _export(args):
     from svtune.ship.export import export
     print(export(args.run, args.to, index=args.index, onnx=args.onnx or args.int8, int8=args.int8,
-                 overwrite=args.overwrite))
+                 overwrite=args.overwrite, gcs_folder=args.gcs_folder))
 
 
 def _publish(args):

@@ -63,16 +63,19 @@ def time_to_quality(curve: list[dict], final: dict, seconds: float) -> float:
     return reached
 
 
-def transfer(run_dir: Path, base_model: str, index: str, queries: str) -> list[float]:
-    """MRR@10 of the base and the tuned model of a run on another (larger) index: does the tuning
-    carry over to a catalog it was not tuned on?"""
+def transfer_mrr(model, index: str, queries: str) -> float:
+    """MRR@10 of `model` on another (larger) index: does the tuning carry over to a catalog it was
+    not tuned on?"""
     from svtune.data.formats import read_index, read_queries
     from svtune.eval.evaluate import evaluate_model
-    from svtune.model.load import load_model
     rows, _ = read_index(paths.resolve(index))
-    qs = read_queries(paths.resolve(queries))
-    return [evaluate_model(load_model(m), rows, qs, [])["retrieval"]["mrr@10"]
-            for m in (base_model, str(Path(run_dir) / "model"))]
+    return evaluate_model(model, rows, read_queries(paths.resolve(queries)), [])["retrieval"]["mrr@10"]
+
+
+def transfer(run_dir: Path, base_model: str, index: str, queries: str) -> list[float]:
+    """transfer_mrr of a run's base and tuned model."""
+    from svtune.model.load import load_model
+    return [transfer_mrr(load_model(m), index, queries) for m in (base_model, str(Path(run_dir) / "model"))]
 
 
 def full(recipe: str, params: dict, curve: bool = True, transfer_index: str = "") -> dict:

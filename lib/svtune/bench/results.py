@@ -23,42 +23,62 @@ def print_table(rows: list[dict], keys: list[str]) -> None:
     print(pd.DataFrame([[fmt(r.get(k)) for k in keys] for r in rows], columns=keys).to_string(index=False))
 
 
+def variant(spec: str, params: dict) -> tuple[str, dict]:
+    """`recipe[:knob=value,...]` -> (recipe, params with those knobs among its overrides), so one
+    benchmark can set a recipe beside itself with other knobs: `default,default:freeze_layers=0,seed`."""
+    from svtune.run.config import parse_value
+    name, _, knobs = spec.partition(":")
+    extra = dict(kv.split("=", 1) for kv in knobs.split(",") if kv)
+    overrides = {**params.get("overrides", {}), **{k: parse_value(v) for k, v in extra.items()}}
+    return name, {**params, "overrides": overrides}
+
+
+def against_seed(rows: list[dict], full_mode: bool) -> dict:
+    """Each recipe against the seed recipe of the same benchmark: throughput, time-to-quality, wall."""
+    seed = next((r for r in rows if r["recipe"] == "seed"), None)
+    if seed is None:
+        return {}
+    out = {}
+    for r in rows:
+        if r is seed:
+            continue
+        ratios = {"pairs_per_second": round(r["pairs_per_second"] / seed["pairs_per_second"], 2)}
+        if full_mode:
+            ratios["time_to_quality"] = round(seed["time_to_quality_seconds"]
+                                              / max(r["time_to_quality_seconds"], 1e-9), 1)
+            ratios["wall"] = round(seed["wall_seconds"] / r["wall_seconds"], 1)
+        out[r["recipe"]] = ratios
+    return out
+
+
+FULL_COLUMNS = ["recipe", "epochs", "wall_seconds", "train_seconds", "time_to_quality_seconds", "pairs_per_second",
+                "mrr@10", "spearman_heldout", "topic_mrr@10", "transfer_mrr@10", "low_band_cosine", "nonsense_max",
+                "peak_rss_mb", "healthy"]
+SPEED_COLUMNS = ["recipe", "precision", "batch_size", "steps", "pairs_per_second", "limit_pairs_per_second",
+                 "share_of_limit", "real_tokens_per_pair", "padded_tokens_per_pair", "peak_rss_mb"]
+
+
 def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int = 30,
               params: dict | None = None, out: str | Path | None = None, transfer_index: str = "") -> dict:
     """Run the benchmark, print its table and save it as JSON; returns the result."""
     params = {"size": "small", **(params or {})}
     mode = "full" if full_mode else "speed"
     hw = machine(params.get("base_model", "all-MiniLM-L6-v2"))
-    print(f"{hw['name']} ({hw['device']}, {hw['cores']} cores, {hw['torch_threads']} torch threads): "
-          f"matmul fp32 {hw['fp32_gflops']:.0f} GFLOP/s, bf16 {hw['bf16_gflops']:.0f} GFLOP/s -> auto precision "
-          f"{hw['auto_precision']}; {hw['base_model']}: {hw['train_flops_per_token'] / 1e6:.1f} MFLOP/token "
-          "to train (forward + backward)", flush=True)
-    rows = [full(r, params, transfer_index=transfer_index) if full_mode else speed(r, steps, params, hw)
-            for r in recipes]
+    print(f"{hw['name']} ({hw['device']}, {hw['cores']} cores, {hw['torch_threads']} torch threads; "
+          f"flags: {' '.join(hw.get('flags', [])) or 'n/a'}): matmul fp32 {hw['fp32_gflops']:.0f} GFLOP/s, "
+          f"bf16 {hw['bf16_gflops']:.0f} GFLOP/s -> auto precision {hw['auto_precision']}; {hw['base_model']}: "
+          f"{hw['train_flops_per_token'] / 1e6:.1f} MFLOP/token to train (forward + backward)", flush=True)
+    rows = []
+    for spec in recipes:
+        name, p = variant(spec, params)
+        row = full(name, p, transfer_index=transfer_index) if full_mode else speed(name, steps, p, hw)
+        rows.append({**row, "recipe": spec})
     result = {"mode": mode, "params": params, "steps": None if full_mode else steps, "machine": hw,
-              "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows}
-    by = {r["recipe"]: r for r in rows}
-    if "seed" in by and "default" in by:
-        result["default_over_seed_pairs_per_second"] = round(
-            by["default"]["pairs_per_second"] / by["seed"]["pairs_per_second"], 2)
-        if full_mode:
-            result["seed_over_default_time_to_quality"] = round(
-                by["seed"]["time_to_quality_seconds"] / max(by["default"]["time_to_quality_seconds"], 1e-9), 1)
-            result["seed_over_default_wall"] = round(by["seed"]["wall_seconds"] / by["default"]["wall_seconds"], 1)
+              "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows, "against_seed": against_seed(rows, full_mode)}
     print()
-    if full_mode:
-        print_table(rows, ["recipe", "epochs", "wall_seconds", "train_seconds", "time_to_quality_seconds",
-                           "pairs_per_second", "mrr@10", "spearman_heldout", "topic_mrr@10", "transfer_mrr@10",
-                           "low_band_cosine",
-                           "nonsense_max", "peak_rss_mb", "healthy"])
-    else:
-        print_table(rows, ["recipe", "precision", "batch_size", "steps", "pairs_per_second", "limit_pairs_per_second",
-                           "share_of_limit", "real_tokens_per_pair", "padded_tokens_per_pair", "peak_rss_mb"])
-    for key, what in (("default_over_seed_pairs_per_second", "default/seed training throughput"),
-                      ("seed_over_default_time_to_quality", "time-to-quality, seed/default"),
-                      ("seed_over_default_wall", "whole pipeline, seed/default")):
-        if key in result:
-            print(f"{what}: {result[key]}x")
+    print_table(rows, FULL_COLUMNS if full_mode else SPEED_COLUMNS)
+    for spec, ratios in result["against_seed"].items():
+        print(f"{spec} against seed: " + ", ".join(f"{k.replace('_', ' ')} {v}x" for k, v in ratios.items()))
     out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-{mode}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))

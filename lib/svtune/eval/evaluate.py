@@ -23,6 +23,7 @@ from svtune import paths
 from svtune.data.csvio import DataError
 from svtune.data.formats import index_from_catalog, names_from_catalog, read_index, read_pairs, read_queries
 from svtune.eval.metrics import pair_summary, retrieval_summary
+from svtune.eval.threshold import calibration, expected_scores, read_nonsense
 from svtune.model.embeddings import encode
 from svtune.model.search import score_blocks
 
@@ -154,6 +155,9 @@ def evaluate_model(model, index_rows, queries, heldout_pairs, curated_pairs=(), 
            "details": {"queries": qdetails, "pairs_heldout": hdetails, "pairs_curated": cdetails}}
     if topic_queries:
         out["retrieval_topics"], out["details"]["topic_queries"] = evaluate_retrieval(index, topic_queries)
+    if qdetails:   # the score threshold to serve this model with, and answered@10 (threshold.py)
+        nonsense = [top[0][1] for top in index.search([*read_nonsense(), *NONSENSE_QUERIES], k=1)]
+        out["calibration"] = calibration(expected_scores(qdetails), nonsense)
     return out
 
 

@@ -42,6 +42,14 @@ def _fmt(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
+def serving_line(before: dict, after: dict) -> str:
+    """The threshold to serve the tuned model with, and what the server's default would cost."""
+    b, a = before["answered@10"], after["answered@10"]
+    return (f"serving threshold {after['threshold']:.3f} (server default {after['default']}): answered@10 "
+            f"{a['calibrated']:.3f} there, {a['default']:.3f} at {after['default']} (base model: "
+            f"{b['default']:.3f} at {before['default']})")
+
+
 def summary(run_dir: str | Path) -> str:
     """The terminal summary of a finished run."""
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
@@ -52,7 +60,7 @@ def summary(run_dir: str | Path) -> str:
     health = metrics.get("health") or {}
     if health:
         lines.append("health: ok" if health.get("ok") else "health: FAILED: " + "; ".join(health["problems"]))
-    threshold = metrics.get("threshold")
-    if isinstance(threshold, dict) and "value" in threshold:
-        lines.append(f"score threshold for serving: {threshold['value']:.2f}")
+    cal = [metrics.get(stage, {}).get("calibration") for stage in ("before", "after")]
+    if all(cal):
+        lines.append(serving_line(*cal))
     return "\n".join(lines)

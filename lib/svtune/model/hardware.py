@@ -40,10 +40,11 @@ def device_name(device: str = "") -> str:
 
 
 def cpu_flags() -> set[str]:
+    """The CPU's vector-unit flags that decide what is fast (avx2, avx512*, amx*): printed with every figure."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
+                return {f for f in line.split(":", 1)[1].split() if f.startswith(("avx", "amx", "fma"))}
     except OSError:
         pass
     return set()
@@ -102,5 +103,5 @@ def summary(device: str = "") -> dict:
     return {"device": device, "name": device_name(device), "cores": os.cpu_count(), "torch_threads": threads(),
             "fp32_gflops": round(matmul_gflops("fp32", device), 1),
             "bf16_gflops": round(matmul_gflops("bf16", device), 1),
-            "auto_precision": choose_precision("auto", device)}
+            "auto_precision": choose_precision("auto", device), "flags": sorted(cpu_flags())}
 

@@ -74,6 +74,8 @@ def resolve_base_model(name: str) -> tuple[str, dict]:
                            "sha256": sha256_file(path / "model.safetensors"), "verified": True,
                            "license": spec.get("license")}
     local = resolve(name)
+    if (local / "model" / "modules.json").is_file():   # a finished run folder: its tuned model
+        local = local / "model"
     if local.exists():
         if not (local / "config.json").exists() and not (local / "modules.json").exists():
             raise DataError("not a model folder (no config.json or modules.json)", local)

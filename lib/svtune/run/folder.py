@@ -58,6 +58,16 @@ def read_config(folder: Path) -> dict:
         raise DataError(f"cannot read config.json: {e}", folder) from None
 
 
+def earlier_attempts(folder: Path) -> list[dict]:
+    """The stops a reopened run folder recorded (its last reason included), to keep in its config."""
+    config = Path(folder) / "config.json"
+    if not config.is_file():
+        return []
+    doc = json.loads(config.read_text())
+    last = [{"reason": doc["reason"], "failed_at": doc.get("failed_at")}] if doc.get("reason") else []
+    return [*doc.get("attempts", []), *last]
+
+
 def reopen(folder: Path) -> Path:
     """An interrupted or failed run folder, renamed back to `.incomplete-<name>` to continue."""
     work = folder.parent / (paths.INCOMPLETE_PREFIX + final_dir(folder).name)

@@ -31,7 +31,7 @@ from svtune.data.mining import MiningReport, mine_pairs
 from svtune.model.load import attention_for, load_model, resolve_base_model
 from svtune.run.checks import check_disk, check_inputs, resume_params
 from svtune.run.config import RunConfig, make_config, model_slug
-from svtune.run.folder import CHECKPOINTS, create_run_dir, final_dir, reopen
+from svtune.run.folder import CHECKPOINTS, create_run_dir, earlier_attempts, final_dir, reopen
 from svtune.run.provenance import PeakRSS, environment, reproduce_command
 from svtune.train import distributed
 
@@ -66,6 +66,7 @@ class Run:
     precision: str = "fp32"          # what training runs in (recipes that allow bf16 take it where it pays)
     memory: PeakRSS | None = None    # samples this process's memory from start() to finish()
     teacher_space: object = None    # the teacher's embeddings of the pairs' texts, when the recipe distils them
+    attempts: list = field(default_factory=list)   # a resumed run's earlier stops: {reason, failed_at}
 
     @classmethod
     def start(cls, run_dir: str = "", **params) -> "Run":
@@ -88,7 +89,7 @@ class Run:
                   f"{info['sha256']} is recorded in config.json", flush=True)
         folder = Path(run_dir) if run_dir else create_run_dir(cfg.size, model_slug(cfg.base_model))
         folder.mkdir(parents=True, exist_ok=True)
-        run = cls(cfg, folder, info, memory=PeakRSS().__enter__())
+        run = cls(cfg, folder, info, memory=PeakRSS().__enter__(), attempts=earlier_attempts(folder))
         run.device = pick_device()
         run.precision = choose_precision(cfg.precision, run.device, cfg.hp.bf16)
         run._write_config(status="running")
@@ -117,6 +118,8 @@ class Run:
                "precision": self.precision, "base_model": self.model_info,
                "inputs_sha256": self.catalog.sha256() if self.catalog else {},
                "environment": environment(self.device), "command": reproduce_command(self.cfg)}
+        if self.attempts:
+            doc["attempts"] = self.attempts
         (self.dir / "config.json").write_text(json.dumps(doc, indent=2))
 
     @timed("load_data")
@@ -195,7 +198,8 @@ class Run:
             return stats   # rank 0 centres, saves and evaluates the one model
         stats["precision"], stats["peak_rss_mb"] = self.precision, self.memory.mb
         texts = sorted({s for s, _ in index_from_catalog(self.catalog)}) if hp.center else []
-        done = finalize_model(model, self.dir / "model", texts, hp.center, self.dir / CHECKPOINTS)
+        done = finalize_model(model, self.dir / "model", texts, hp.center, self.dir / CHECKPOINTS,
+                              merge=(self.cfg.base_model, hp.merge_base))
         stats.update({k: v for k, v in done.items() if k != "seconds"})
         stats["seconds"] = {"prepare": round(prepared - began, 2), "fit": round(fitted - prepared, 2),
                             **done["seconds"]}

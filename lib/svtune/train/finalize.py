@@ -10,13 +10,17 @@ from pathlib import Path
 
 
 def finalize_model(model, folder: Path, catalog_texts: list[str], center: float,
-                   checkpoints: Path | None = None) -> dict:
-    """Centre (when `center` > 0), save into `folder`, drop the checkpoints; returns the stats
-    (centring figures, seconds per part)."""
+                   checkpoints: Path | None = None, merge: tuple[str, float] | None = None) -> dict:
+    """Merge toward the base model (`merge` = (base model, alpha), train/merge.py), centre (when
+    `center` > 0), save into `folder`, drop the checkpoints; returns the stats (seconds per part)."""
     from svtune.model.embeddings import remember
     from svtune.model.load import fingerprint
     from svtune.train.centering import center_model
     stats, began, catalog_emb = {}, time.perf_counter(), None
+    if merge and merge[1] < 1:
+        from svtune.train.merge import merge_toward_base
+        merge_toward_base(model, *merge)
+        stats["merged_toward_base"] = {"base_model": merge[0], "alpha": merge[1]}
     if center:
         stats["centering"], catalog_emb = center_model(model, catalog_texts, float(center))
     centred = time.perf_counter()

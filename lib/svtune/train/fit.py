@@ -24,6 +24,7 @@ from transformers.trainer_callback import PrinterCallback
 
 from svtune.progress import Progress
 from svtune.train import distributed
+from svtune.train.frozen import FrozenPrefix
 from svtune.train.recipes import Plan
 
 CHECKPOINT_SECONDS = 600.0   # long runs lose at most this much work to a crash
@@ -172,7 +173,7 @@ def _fit_stage(model, plan: Plan, recipe, seed: int, max_steps: int | None, bf16
     counter = CountingCollator(trainer.data_collator)
     trainer.data_collator = counter
     start = time.perf_counter()
-    with checkpoints:
+    with checkpoints, FrozenPrefix(model, recipe.freeze_layers, recipe.frozen_cache) as frozen:
         output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     if checkpoints.interrupted:
         raise KeyboardInterrupt("interrupted (Ctrl-C) with a checkpoint saved")
@@ -183,7 +184,7 @@ def _fit_stage(model, plan: Plan, recipe, seed: int, max_steps: int | None, bf16
                   "steps": trainer.state.global_step, "train_seconds": round(seconds, 2),
                   "train_loss": output.training_loss,
                   "real_tokens": counter.real_tokens, "padded_tokens": counter.padded_tokens,
-                  "resumed_from": resume_from.name if resume_from else None,
+                  "resumed_from": resume_from.name if resume_from else None, **frozen.stats(),
                   "loss_history": [{"step": h["step"], "loss": h["loss"]}
                                    for h in trainer.state.log_history if "loss" in h]})
     return stats

@@ -52,10 +52,16 @@ class Recipe:
     length_grouped: bool = knob(False, "batches of texts of similar token length (less padding)")
     # Token embeddings are half of MiniLM's weights but get sparse, tiny updates from short texts.
     freeze_token_embeddings: bool = knob(False, "keep the token embedding matrix fixed")
+    # Fine-tuning for a domain moves the top layers most; frozen bottom layers are computed once per text.
+    freeze_layers: int = knob(0, "bottom transformer layers kept fixed (with the embeddings); 0: none",
+                              lo=0, hi=48, whole=True)
+    frozen_cache: bool = knob(True, "compute the frozen layers' output once per distinct text (frozen.py)")
     # Dropout masks cost a noticeable share of a CPU step; in-batch negatives regularise enough.
     dropout: float | None = knob(None, "dropout while training (None: the model's own)", lo=0, hi=1)
     bf16: bool = knob(False, "train under bf16 autocast where the machine measures faster in it")
     center: float = knob(0.0, "share of the catalog's mean embedding removed after training", lo=0, hi=1)
+    merge_base: float = knob(1.0, "final weights: this share of the tuned ones + the rest of the base model's "
+                                  "(before centring; 1: no merge)", lo=0, hi=1)
     # Speed only (docs/experiments.md has what each measured):
     optimizer: str = knob("adamw_torch_fused", "AdamW kernel", choices=("adamw_torch_fused", "adamw_torch"))
     attention: str = knob("auto", "attention kernel (auto: eager for bf16 on a CPU, else SDPA)",

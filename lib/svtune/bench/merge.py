@@ -1,0 +1,93 @@
+"""Merge a finished run's weights back toward its base model at several alphas, without retraining,
+and choose alpha on one half of the held-out sets, judged on the other (the choice never sees the
+figures it is judged on). Each merge is re-centred as the run was, then evaluated on the run's
+held-out sets and, with `--transfer`, on a larger index it never saw.
+
+    svtune bench --merge outputs/runs/<run> --alphas 1,0.9,0.8,0.7,0.5 \
+        --transfer ../shared/datacommons/preindex/medium/sv_descriptions.csv
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from svtune import paths
+from svtune.bench.results import print_table
+
+
+def half(text: str) -> str:
+    """A fixed, content-based split of held-out items: "validation" or "test"."""
+    return "validation" if hashlib.sha256(text.encode()).digest()[0] % 2 == 0 else "test"
+
+
+def half_figures(details: dict) -> dict:
+    """MRR@10 and Spearman of each half of the held-out queries and pairs."""
+    from svtune.eval.metrics import reciprocal_rank
+    out = {}
+    for part in ("validation", "test"):
+        rr = [reciprocal_rank([d for d, _ in q["top"]], q["expected"]) for q in details["queries"]
+              if q["expected"] and half(q["query"]) == part]
+        pairs = [p for p in details["pairs_heldout"] if half(p["sentence_1"] + "\t" + p["sentence_2"]) == part]
+        out[part] = {"mrr@10": float(np.mean(rr)) if rr else None, "queries": len(rr),
+                     "spearman": float(spearmanr([p["cosine"] for p in pairs], [p["label"] for p in pairs])[0])
+                     if len(pairs) > 2 else None, "pairs": len(pairs)}
+    return out
+
+
+def merged(run_dir: Path, cfg, alpha: float, texts: list[str]):
+    """The run's model merged toward its base at `alpha` and centred as the run was."""
+    from svtune.model.load import load_model
+    from svtune.train.centering import center_model
+    from svtune.train.merge import merge_toward_base, uncentred
+    model = merge_toward_base(uncentred(load_model(str(run_dir / "model"))), cfg.base_model, alpha)
+    if cfg.hp.center:
+        center_model(model, texts, float(cfg.hp.center))
+    return model
+
+
+def one_alpha(run_dir: Path, cfg, catalog, alpha: float, transfer: str) -> dict:
+    from svtune.bench.full import transfer_mrr
+    from svtune.data.formats import index_from_catalog
+    from svtune.eval.evaluate import evaluate_run
+    texts = sorted({s for s, _ in index_from_catalog(catalog)})
+    model = merged(run_dir, cfg, alpha, texts)
+    m = evaluate_run(model, catalog, cfg)
+    row = {"alpha": alpha, "mrr@10": m["retrieval"]["mrr@10"], "spearman": m["pairs_heldout"].get("spearman"),
+           "topic_mrr@10": m.get("retrieval_topics", {}).get("mrr@10"), "nonsense_max": m["collapse"]["nonsense_max"],
+           "threshold": m.get("calibration", {}).get("threshold"),
+           "answered@10_at_0.5": m.get("calibration", {}).get("answered@10", {}).get("default")}
+    for part, figures in half_figures(m["details"]).items():
+        row.update({f"{part}_{k}": v for k, v in figures.items() if k in ("mrr@10", "spearman")})
+    if transfer:
+        row["transfer_mrr@10"] = transfer_mrr(model, transfer, m["files"]["queries"])
+    return row
+
+
+def merge_sweep(run: str, alphas: list[float], transfer: str = "", out: str | Path | None = None) -> dict:
+    """Every alpha; the one with the best validation-half MRR@10 + Spearman (ties: the larger alpha)."""
+    from svtune.bench.compare import config_of
+    from svtune.data.catalog import load_catalog
+    run_dir = paths.finished_run(run)
+    cfg = config_of(run_dir)
+    catalog = load_catalog(cfg.data_dir, cfg.size, warn=False)
+    rows = [one_alpha(run_dir, cfg, catalog, a, transfer) for a in alphas]
+    chosen = max(rows, key=lambda r: (r["validation_mrr@10"] + r["validation_spearman"], r["alpha"]))
+    result = {"mode": "merge", "run": str(run_dir), "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows,
+              "chosen_alpha": chosen["alpha"], "rule": "best validation-half MRR@10 + Spearman; reported on the "
+              "test half"}
+    print_table(rows, ["alpha", "validation_mrr@10", "validation_spearman", "test_mrr@10", "test_spearman", "mrr@10",
+                       "spearman", "topic_mrr@10", "transfer_mrr@10", "nonsense_max", "threshold",
+                       "answered@10_at_0.5"])
+    print(f"chosen on the validation half: alpha {chosen['alpha']}; test half: MRR@10 {chosen['test_mrr@10']:.3f}, "
+          f"Spearman {chosen['test_spearman']:.3f}")
+    out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-merge.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=float))
+    print(f"saved {out}")
+    return result

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build the Data Commons NL server's library set in build/compat-venv (again only when this script changed):
+#
+#   bash scripts/compat.sh            # then: build/compat-venv/bin/python tests/compat/check_bundle.py BUNDLE ...
+#
+# The pins are the server's (nl_server/pyproject.toml, see ../shared/datacommons/serving.md), except torch:
+# the server pins 2.12.0, this uses the same local CPU wheel as the project venv. svtune is NOT installed
+# here, so what loads in this venv loads on the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+VENV=${COMPAT_VENV:-build/compat-venv}
+STAMP="$VENV/.installed"
+[ "$STAMP" -nt "$0" ] && exit 0
+rm -rf "$VENV"
+"$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# torch first and pinned: a CPU wheel, not a multi-GB CUDA build.
+"$VENV/bin/python" -m pip install -q torch==2.13.0
+"$VENV/bin/python" -m pip install -q sentence-transformers==2.7.0 transformers==4.53.0 datasets==2.18.0
+touch "$STAMP"
+echo "compat venv ready: $VENV"

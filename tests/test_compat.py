@@ -1,0 +1,66 @@
+"""A bundle exported from a tiny run loads and answers under the Data Commons NL server's libraries.
+
+    make test-compat          # builds build/compat-venv (scripts/compat.sh) if missing, then runs this
+
+Exports a fake finished run (the conftest tiny model, centred, over the tiny catalog), writes what
+today's libraries give (embeddings of a few texts, the top dcid of three queries), and runs
+tests/compat/check_bundle.py with the compat venv's python, where svtune is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from svtune import paths
+from svtune.ship.export import export
+from test_export import TEXTS, centred_copy, tiny_run
+
+COMPAT_PYTHON = paths.REPO_ROOT / "build" / "compat-venv" / "bin" / "python"
+CHECK = paths.REPO_ROOT / "tests" / "compat" / "check_bundle.py"
+QUERIES = ["how many poor people", "jobless share", "women count", "household income", "wheat farm count",
+           "unemployment rate"]
+MARGIN = 1e-3   # queries whose top two dcids are closer than this could swap between libraries
+
+
+def expected_tops(model, index_rows) -> dict[str, str]:
+    """The top dcid of three queries with a clear lead, by svtune's own search over the run's index."""
+    from svtune.eval.evaluate import Index
+    out = {}
+    for query, top in zip(QUERIES, Index(model, index_rows).search(QUERIES, k=2)):
+        if top[0][1] - top[1][1] > MARGIN:
+            out[query] = top[0][0]
+    assert len(out) >= 3, f"fewer than three queries with a clear top result: {out}"
+    return dict(list(out.items())[:3])
+
+
+@pytest.mark.slow
+def test_bundle_loads_and_answers_under_the_server_libraries(tmp_path, tiny_model_dir, tiny_data):
+    from sentence_transformers import SentenceTransformer
+
+    from svtune.data.catalog import load_catalog
+    from svtune.data.formats import index_from_catalog
+    if not COMPAT_PYTHON.is_file():
+        pytest.skip(f"no compat venv at {COMPAT_PYTHON}: build it with `bash scripts/compat.sh` (make test-compat)")
+    run = tiny_run(tmp_path / "runs", centred_copy(tiny_model_dir, tmp_path / "centred"), tiny_data)
+    bundle = export(run, tmp_path / "bundle")
+    model = SentenceTransformer(str(run / "model"), device="cpu")
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    texts = [*TEXTS, "Count of Person: Female", "a longer text about the median income of households in 2020"]
+    (reference / "texts.json").write_text(json.dumps(texts))
+    np.save(reference / "embeddings.npy", model.encode(texts))
+    tops = expected_tops(model, index_from_catalog(load_catalog(tiny_data, "tiny", warn=False)))
+    (reference / "expected_top.json").write_text(json.dumps(tops))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))   # nothing fetched
+    done = subprocess.run([str(COMPAT_PYTHON), str(CHECK), str(bundle), str(reference)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    print(done.stdout, done.stderr, file=sys.stderr)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "bundle OK" in done.stdout
