@@ -211,3 +211,15 @@ def test_the_card_says_which_threshold_to_serve_with_and_what_the_default_costs(
     assert "| answered@10 at the server's default 0.5 | 0.700 | 0.610 |" in body
     _, plain = split(card_text(CONFIG, METRICS, {}))
     assert "Serving threshold" not in plain          # no calibration recorded: no claim
+
+
+def test_a_run_without_held_out_sets_says_so_and_claims_nothing():
+    metrics = copy.deepcopy(METRICS)
+    for stage in ("before", "after"):
+        metrics[stage]["retrieval"] = {"queries": 0, "mrr@10": None}
+        metrics[stage]["pairs_heldout"] = {"pairs": 0}
+    metrics["bootstrap"] = {"a": "tuned", "b": "base"}      # nothing to resample
+    _, body = split(card_text(CONFIG, metrics, {}))
+    assert "## No held-out evaluation" in body and "## Held-out results" not in body
+    assert "Paired bootstrap" not in body and "The held-out set is small" not in body
+    assert "No held-out evaluation was made" in body

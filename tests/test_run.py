@@ -60,7 +60,7 @@ def test_seed_recipe_and_a_growing_held_out_set(tiny_model_dir, tiny_data, tmp_p
     m = json.loads((folder / "metrics.json").read_text())
     assert m["train"]["recipe"] == "seed" and m["train"]["steps"] == 2 and m["train"]["precision"] == "fp32"
     # The held-out set grows: the stored evaluations keep the old pairs, a fresh one sees the new.
-    from svtune.bench import bench
+    from svtune import bench
     assert bench.compare(str(folder), f"{folder}:before")["spearman_heldout"]["items"] == 3
     with (tiny_data / "eval" / "pairs.csv").open("a") as f:
         f.write("girls,young women,0.9\n")

@@ -55,8 +55,12 @@ def summary(run_dir: str | Path) -> str:
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
     after = metrics.get("after", {})
     n_q, n_p = _get(after, ("retrieval", "queries")), _get(after, ("pairs_heldout", "pairs"))
-    lines = [f"held-out evaluation ({n_q} queries, {n_p} pairs; interval: paired bootstrap, 95%):",
-             table(metrics).to_string(index=False)]
+    if n_q or n_p:
+        lines = [f"held-out evaluation ({n_q} queries, {n_p} pairs; interval: paired bootstrap, 95%):",
+                 table(metrics).to_string(index=False)]
+    else:
+        lines = ["no held-out evaluation (-p eval_dir none): nothing here shows whether tuning helped search",
+                 table(metrics).to_string(index=False)]
     health = metrics.get("health") or {}
     if health:
         lines.append("health: ok" if health.get("ok") else "health: FAILED: " + "; ".join(health["problems"]))

@@ -111,5 +111,5 @@ def execute(notebook: str, params: dict, cfg) -> str:
     print(f"the run folder is kept as {failed} (config.json has the reason; executed notebook inside); "
           f"resume it with: python -m svtune train -p resume {failed}; remove failed runs with: make clean-runs",
           file=sys.stderr)
-    raise SystemExit(130 if reason.startswith("interrupted") else 1)
+    raise SystemExit(143 if "SIGTERM" in reason else 130 if reason.startswith("interrupted") else 1)
 

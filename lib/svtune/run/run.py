@@ -113,7 +113,10 @@ class Run:
         run.pairs = pd.read_csv(run.dir / "pairs.csv", keep_default_na=False)
         run.train()
     def _write_config(self, status: str, **extra) -> None:
-        doc = {"status": status, "pid": os.getpid(), **extra, "params": self.cfg.to_dict(),
+        params = self.cfg.to_dict()
+        if status == "complete":   # the folder it resumed is this one, renamed: `attempts` keeps the story
+            params["resume"] = ""
+        doc = {"status": status, "pid": os.getpid(), **extra, "params": params,
                "recipe": self.cfg.hp.values(), "world_size": distributed.world_size(),
                "precision": self.precision, "base_model": self.model_info,
                "inputs_sha256": self.catalog.sha256() if self.catalog else {},
@@ -226,7 +229,7 @@ class Run:
         return info
 
     @timed("write_report")
-    def write_report(self) -> Path:
+    def write_report(self) -> Path | None:
         """rank_diff.html: base vs tuned top-10 for the held-out queries (or cfg.report_queries)."""
         from svtune.eval.report import rank_diff, rank_diff_from_evals
         out = self.dir / "rank_diff.html"
@@ -239,6 +242,8 @@ class Run:
             return rank_diff(base, self._model(), index_from_catalog(self.catalog), [q for q, _ in queries],
                              names, out, title, expected=[e for _, e in queries])
         evals = [json.loads((self.dir / f"eval_{s}.json").read_text()) for s in ("before", "after")]
+        if not evals[1]["details"]["queries"]:
+            return None   # no held-out queries (-p eval_dir none): no page pretending to compare
         out.write_text(rank_diff_from_evals(*evals, title), encoding="utf-8")
         return out
 

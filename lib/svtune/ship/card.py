@@ -131,14 +131,16 @@ def card_text(config: dict, metrics: dict, evals: dict | None = None, name: str 
     lines += _serving_section(metrics)
 
     n_q = _get(metrics, "after", "retrieval", "queries")
+    n_p = _get(metrics, "after", "pairs_heldout", "pairs")
     lines += ["", "## Intended use", "",
               "Semantic search over the StatVar catalog this model was tuned on: embed the catalog's StatVar "
               "names and descriptions once, embed a user's question, and rank StatVars by cosine similarity.",
               "", "## Limitations", "",
               "- Tuned on one catalog: StatVars and phrasings far from it may rank no better than with the base model.",
               "- English only.",
-              f"- The held-out set is small{f' ({n_q} queries)' if n_q else ''}: differences of a few "
-              "hundredths can be noise (see the paired bootstrap, where present).",
+              (f"- The held-out set is small{f' ({n_q} queries)' if n_q else ''}: differences of a few "
+               "hundredths can be noise (see the paired bootstrap, where present)." if n_q or n_p else
+               "- No held-out evaluation was made: nothing here shows that tuning helped search."),
               "- Fine-tuning can collapse the embedding space; the collapse checks above cover random pairs and a "
               "few nonsense queries only, so keep a score threshold tuned on your own data.",
               "- Not meant as a general-purpose sentence embedding model."]

@@ -122,7 +122,7 @@ def _results_section(metrics: dict) -> list[str]:
              for k, label in PAIRS if _get(a, "pairs_curated", k) is not None]
     if rows:
         out += [""] + _table(["metric", "before → after (change)"], rows)
-    boot = metrics.get("bootstrap") or {}
+    boot = {k: v for k, v in (metrics.get("bootstrap") or {}).items() if isinstance(v, dict)}
     if boot:
         out += ["", "### Paired bootstrap", "",
                 "The held-out sets are small; resampling them gives a 95% interval for each difference."]

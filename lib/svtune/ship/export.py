@@ -110,6 +110,15 @@ def heldout_details(run: Path, config: dict, model) -> tuple[list[dict], str]:
     return evaluate_retrieval(Index(model, index_rows(config)), read_queries(qfile))[1], f"{qfile}, evaluated now"
 
 
+def heldout_pairs(run: Path) -> list:
+    """The held-out scored pairs the run was evaluated on (eval_after.json names the file), or []."""
+    from svtune.data.formats import read_pairs
+    after = run / "eval_after.json"
+    files = (json.loads(after.read_text()).get("summary") or {}).get("files") or {} if after.is_file() else {}
+    path = files.get("pairs")
+    return read_pairs(Path(path)) if path and Path(path).is_file() else []
+
+
 def calibrate_run(run: Path, config: dict, model, index_emb: np.ndarray) -> dict:
     """The threshold for this model on this index: held-out answers against nonsense top-1 scores."""
     from svtune.eval.evaluate import NONSENSE_QUERIES
@@ -155,7 +164,8 @@ def _build(run: Path, config: dict, work: Path, dest: Path, index, onnx: bool, i
     speed = None
     if onnx or int8:
         queries = [(q["query"], q["expected"]) for q in heldout_details(run, config, model)[0]]
-        speed = add_onnx(run, model, work / "model" / "onnx", onnx, int8, queries, index_rows(config))
+        speed = add_onnx(run, model, work / "model" / "onnx", onnx, int8, queries, index_rows(config),
+                         heldout_pairs(run), cal["threshold"])
     if speed:
         _write(work / "speed.json", speed)
     (work / "README.md").write_text(readme_text(run, dest, model_name, index_name, gcs_folder, cal, speed),

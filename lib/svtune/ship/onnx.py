@@ -64,12 +64,13 @@ def _decide(loss: float | None, wanted: bool) -> tuple[bool, str]:
     return True, f"kept: MRR@10 loss {loss:+.4f} <= {MRR_LOSS_MAX}"
 
 
-def add_onnx(run: Path, model, folder: Path, onnx: bool, int8: bool, queries: list, rows: list) -> dict:
-    """Write the ONNX copies, measure them on the held-out `queries` over the index `rows` (speed.py)
-    and delete each that loses more than MRR_LOSS_MAX."""
+def add_onnx(run: Path, model, folder: Path, onnx: bool, int8: bool, queries: list, rows: list,
+             pairs=(), threshold: float | None = None) -> dict:
+    """Write the ONNX copies, measure them on the held-out `queries` over the index `rows` (and `pairs`,
+    answered@10 at `threshold`; speed.py) and delete each that loses more than MRR_LOSS_MAX."""
     from svtune.ship.speed import measure, synthetic_texts
     files = export_onnx(model, folder, int8)
-    figures = measure(run / "model", folder, queries, synthetic_texts(), rows)
+    figures = measure(run / "model", folder, queries, synthetic_texts(), rows, pairs, threshold)
     for f in files:
         entry = figures[f.stem]
         entry["kept"], entry["decision"] = _decide(entry.get("mrr_loss"), onnx if f.name == "model.onnx" else int8)

@@ -70,8 +70,21 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def _one(encoder, queries: list[tuple[str, list[str]]], catalog_texts: list[str], heldout, index_rows) -> dict:
-    from svtune.eval.evaluate import Index, evaluate_retrieval
+def _quality(encoder, heldout, index_rows, pairs, threshold) -> dict:
+    """MRR@10, answered@10 at `threshold` and held-out Spearman of one backend."""
+    from svtune.eval.evaluate import Index, evaluate_pairs, evaluate_retrieval
+    from svtune.eval.threshold import answered, expected_scores
+    summary, details = evaluate_retrieval(Index(encoder, index_rows), heldout)
+    out = {"mrr@10": summary["mrr@10"]}
+    if threshold is not None:
+        out["answered@10"] = answered(expected_scores(details), threshold)
+    if pairs:
+        out["spearman"] = evaluate_pairs(encoder, pairs)[0].get("spearman")
+    return out
+
+
+def _one(encoder, queries: list[tuple[str, list[str]]], catalog_texts: list[str], heldout, index_rows,
+         pairs=(), threshold: float | None = None) -> dict:
     texts = [q for q, _ in queries] or catalog_texts[:ONE_AT_A_TIME]
     single = texts[:ONE_AT_A_TIME]
     encoder.encode(single[:2])   # warm-up: first calls allocate
@@ -81,20 +94,22 @@ def _one(encoder, queries: list[tuple[str, list[str]]], catalog_texts: list[str]
     out = {"queries_per_s_one_at_a_time": len(single) / one, "queries_per_s_batched": len(texts) / batched,
            "catalog_texts": len(catalog_texts), "catalog_encode_s": catalog}
     if heldout and index_rows:
-        out["mrr@10"] = evaluate_retrieval(Index(encoder, index_rows), heldout)[0]["mrr@10"]
+        out.update(_quality(encoder, heldout, index_rows, list(pairs), threshold))
     return out
 
 
 def measure(model_dir: Path | str, onnx_dir: Path | str | None, queries: list[tuple[str, list[str]]],
-            catalog_texts: list[str], index_rows: list[tuple[str, str]] | None = None) -> dict:
+            catalog_texts: list[str], index_rows: list[tuple[str, str]] | None = None, pairs=(),
+            threshold: float | None = None) -> dict:
     """{backend: figures} for fp32 and every *.onnx file in `onnx_dir` (named by file stem); MRR@10 and
-    its loss against fp32 where `queries` have expected dcids and `index_rows` are given."""
+    its loss against fp32 where `queries` have expected dcids and `index_rows` are given, answered@10 at
+    `threshold` and Spearman on held-out `pairs` (sentence_1, sentence_2, score) when given."""
     from sentence_transformers import SentenceTransformer
     model = SentenceTransformer(str(model_dir), device="cpu")
     heldout = [(q, e) for q, e in queries if e]
-    results = {"fp32": _one(model, queries, catalog_texts, heldout, index_rows)}
+    results = {"fp32": _one(model, queries, catalog_texts, heldout, index_rows, pairs, threshold)}
     for onnx_file in sorted(Path(onnx_dir).glob("*.onnx")) if onnx_dir else []:
-        figures = _one(OnnxEncoder(model, onnx_file), queries, catalog_texts, heldout, index_rows)
+        figures = _one(OnnxEncoder(model, onnx_file), queries, catalog_texts, heldout, index_rows, pairs, threshold)
         if figures.get("mrr@10") is not None and results["fp32"].get("mrr@10") is not None:
             figures["mrr_loss"] = results["fp32"]["mrr@10"] - figures["mrr@10"]
         results[onnx_file.stem] = figures
