@@ -1,5 +1,5 @@
 # make train       - set up .venv if needed, then fine-tune on the repo's data (SIZE=tiny|small|medium, ARGS="-p ... -o ...")
-# make test        - set up .venv if needed, then unit tests + every notebook under nbval (smoke size)
+# make test        - set up .venv if needed, then ruff, unit tests + every notebook under nbval (smoke size)
 # make test-fast   - the unit tests without the slow ones (no notebooks, no training)
 # make test-compat - a venv with the Data Commons NL server's pins (build/compat-venv): an exported bundle loads and answers there
 # make bench       - speed benchmark: seed vs default recipe, same data, same steps (ARGS="--full ...")
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first and pinned: a CPU wheel, not a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test,notebooks]"
+	$(BIN)/python -m pip install -q -e ".[test,notebooks,serve]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (svtune)" >/dev/null
 	touch $(STAMP)
 
@@ -35,6 +35,7 @@ train: $(STAMP)
 # numbered order (train first, so compare finds a run). Test runs write outputs to build/.
 NBVAL_DIR = build/nbval
 test: $(STAMP) $(COMPAT_STAMP)
+	$(BIN)/ruff check lib tests
 	rm -rf $(NBVAL_DIR) build/test-outputs && mkdir -p $(NBVAL_DIR)
 	$(BIN)/papermill --prepare-only notebooks/train.ipynb $(NBVAL_DIR)/1_train.ipynb -p size tiny
 	$(BIN)/papermill --prepare-only notebooks/compare.ipynb $(NBVAL_DIR)/2_compare.ipynb
@@ -44,6 +45,7 @@ test: $(STAMP) $(COMPAT_STAMP)
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests $(NBVAL_DIR) --nbval-lax -p no:cacheprovider
 
 test-fast: $(STAMP)
+	$(BIN)/ruff check lib tests
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
 
 $(COMPAT_STAMP): scripts/compat.sh

@@ -273,3 +273,13 @@ def test_nonsense_file_has_enough_distinct_queries(tmp_path):
     some = tmp_path / "n.csv"
     some.write_text('query\n fine \n""\n\nfine\nagain\n')
     assert threshold.read_nonsense(some) == ["fine", "again"]
+
+
+def test_publish_copies_a_whole_bundle(run, tmp_path):
+    from svtune.ship.publish import publish
+    bundle = export(run, tmp_path / "bundle")
+    final = publish(bundle, (tmp_path / "published").as_uri())
+    assert final.endswith("published")
+    names = {p.relative_to(tmp_path / "published").as_posix() for p in (tmp_path / "published").rglob("*") if p.is_file()}
+    assert {"catalog.yaml", "embeddings.csv", "model/modules.json", "README.md", "MANIFEST.json"} <= names
+    assert (tmp_path / "published" / "embeddings.csv").read_bytes() == (bundle / "embeddings.csv").read_bytes()

@@ -69,7 +69,12 @@ def test_the_cache_gives_the_same_loss_and_gradients(kind, tmp_path):
     assert "forward" not in vars(model[0].auto_model.encoder.layer[0])
 
 
-def test_freezing_refuses_every_layer(tmp_path):
+def test_freezing_keeps_the_top_layer_trainable(tmp_path, capsys):
     model = tiny_model("bert", tmp_path)
+    with FrozenPrefix(model, 4) as frozen:            # a recipe's k meant for a deeper model
+        assert frozen.k == 2 and "freezing 2" in capsys.readouterr().out
+        top = model[0].auto_model.encoder.layer[2]
+        assert all(p.requires_grad for p in top.parameters())
     with pytest.raises(ValueError, match="3 layers"):
-        FrozenPrefix(model, 3).__enter__()
+        from svtune.train.frozen import freeze
+        freeze(model, 3)

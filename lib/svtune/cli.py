@@ -120,7 +120,7 @@ def _ship_verbs(verb) -> None:
     p.add_argument("--gcs-folder", help="the gs://bucket/path the server will load the model from")
 
     p = verb("publish", "publish a finished run to a folder, a bucket or the Hugging Face Hub")
-    p.add_argument("run", help="a finished run folder, e.g. outputs/runs/<run>")
+    p.add_argument("run", help="a finished run folder, e.g. outputs/runs/<run>, or a bundle from svtune export")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--to", metavar="URI", help="fsspec destination: file://, memory://, gs://, s3://, ...")
     where.add_argument("--hub", metavar="REPO_ID", help="Hugging Face model repo, e.g. my-org/statvar-minilm")

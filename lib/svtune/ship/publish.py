@@ -170,18 +170,33 @@ def _remove(fs, path: str) -> None:
         _log(f"warning: could not remove {path}: {e}")
 
 
+def is_bundle(folder: Path) -> bool:
+    """A Data Commons NL-server bundle written by `svtune export` (ship/export.py)."""
+    return all((folder / name).is_file() for name in ("catalog.yaml", "embeddings.csv", "model/modules.json"))
+
+
+def bundle_files(folder: Path) -> dict[str, Path]:
+    """Every file of a bundle, by its name inside it."""
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink()}
+
+
 def publish(run_dir: str | Path, uri: str, overwrite: bool = False) -> str:
-    """Copy a complete run's model, config.json and metrics.json to an fsspec URI; return the final URI."""
+    """Copy a complete run's model, config.json and metrics.json (or a whole export bundle) to an
+    fsspec URI; return the final URI."""
     run = Path(run_dir)
-    check_run(run)
+    bundle = is_bundle(run)
+    if not bundle:
+        check_run(run)
     fs, dest = _filesystem(uri)
     dest = dest.rstrip("/")
     if not dest:
         raise PublishError(f"{uri} names no folder")
     if fs.exists(dest) and not overwrite:
         raise PublishError(f"{uri} already exists (use --overwrite to replace it)")
-    _ensure_card(run)
-    files = run_files(run)
+    if not bundle:
+        _ensure_card(run)
+    files = bundle_files(run) if bundle else run_files(run)
     man = manifest(run, files)
     partial = f"{dest}.partial-{secrets.token_hex(4)}"
     _log(f"uploading {len(files)} files ({_mb(sum(e['size'] for e in man['files'].values()))}) to {partial}")

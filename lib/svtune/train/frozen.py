@@ -58,6 +58,10 @@ class FrozenPrefix:
         self._ids = self._mask = None
 
     def __enter__(self):
+        layers = len(encoder_layers(self.model)[1]) if self.k else 0
+        if self.k >= layers > 0:   # a recipe's k for a deeper model: keep the top layer trainable
+            print(f"freeze_layers={self.k}: the model has {layers} layers; freezing {layers - 1}", flush=True)
+            self.k = layers - 1
         if self.k == 0:
             return self
         self.restore = freeze(self.model, self.k)
