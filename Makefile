@@ -1,5 +1,5 @@
 # make train       - set up .venv if needed, then fine-tune on the repo's data (SIZE=tiny|small|medium, ARGS="-p ... -o ...")
-# make test        - set up .venv if needed, then ruff, unit tests + every notebook under nbval (smoke size)
+# make test        - set up .venv (and Debian's chromium, if missing) if needed, then ruff, unit tests, the browser test + every notebook under nbval
 # make test-fast   - the unit tests without the slow ones (no notebooks, no training)
 # make test-compat - a venv with the Data Commons NL server's pins (build/compat-venv): an exported bundle loads and answers there
 # make bench       - speed benchmark: seed vs default recipe, same data, same steps (ARGS="--full ...")
@@ -15,7 +15,7 @@ ARGS   ?=
 STAMP   = $(VENV)/.installed
 COMPAT_STAMP = build/compat-venv/.installed
 
-.PHONY: install train test test-fast test-compat bench teacher lab clean-runs
+.PHONY: install browser train test test-fast test-compat bench teacher lab clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ train: $(STAMP)
 # Notebooks get the smoke-size parameters with papermill, then run under nbval in
 # numbered order (train first, so compare finds a run). Test runs write outputs to build/.
 NBVAL_DIR = build/nbval
-test: $(STAMP) $(COMPAT_STAMP)
+test: $(STAMP) $(COMPAT_STAMP) browser
 	$(BIN)/ruff check lib tests
 	rm -rf $(NBVAL_DIR) build/test-outputs && mkdir -p $(NBVAL_DIR)
 	$(BIN)/papermill --prepare-only notebooks/train.ipynb $(NBVAL_DIR)/1_train.ipynb -p size tiny
@@ -44,6 +44,12 @@ test: $(STAMP) $(COMPAT_STAMP)
 	$(BIN)/papermill --prepare-only notebooks/playground.ipynb $(NBVAL_DIR)/5_playground.ipynb
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests $(NBVAL_DIR) --nbval-lax -p no:cacheprovider
 
+# tests/test_browser.py drives Debian's headless Chromium (no browser download): installed here when missing.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	{ [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	{ echo "make test needs Debian's Chromium: sudo apt-get install -y chromium chromium-driver"; exit 1; }
+
 test-fast: $(STAMP)
 	$(BIN)/ruff check lib tests
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests -m "not slow" -p no:cacheprovider
@@ -52,7 +58,7 @@ $(COMPAT_STAMP): scripts/compat.sh
 	bash scripts/compat.sh
 
 test-compat: $(STAMP) $(COMPAT_STAMP)
-	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests/test_compat.py -p no:cacheprovider
+	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests/test_compat.py -s -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m svtune bench $(ARGS)

@@ -95,3 +95,26 @@ def tiny_data(tmp_path) -> Path:
         poor,poverty,0.95
         """)
     return d
+
+
+def make_finished_run(runs_dir: Path, tiny_model_dir: Path, data_dir: Path, name: str = "20260101-000000-small-tiny",
+                      names: dict | None = None) -> Path:
+    """A finished run folder without training: the tiny model with its weights nudged as the tuned model
+    (what the playground, the curation widget and the browser test load)."""
+    import json
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    folder = runs_dir / name
+    tuned = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in tuned.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+    tuned.save(str(folder / "model"))
+    (folder / "config.json").write_text(json.dumps({"status": "complete", "params": {
+        "base_model": str(tiny_model_dir), "data_dir": str(data_dir), "size": "small"}}))
+    (folder / "metrics.json").write_text("{}")
+    (folder / "eval_after.json").write_text(json.dumps({"names": names or {}}))
+    return folder

@@ -6,6 +6,7 @@
     svtune compare RUN_A RUN_B                      # paired bootstrap (RUN:before = its base model)
     svtune bench [--full | --sweep KNOB=V,V | --merge RUN | --scale N,N | --compare A B]
     svtune export RUN --to DIR                      # a Data Commons NL-server bundle
+    svtune export RUN --to-custom-dc OUTPUT_FOLDER  # or straight into a custom Data Commons' nl/embeddings/
     svtune publish RUN --to gs://bucket/statvar     # or --hub org/name
     svtune fetch all-mpnet-base-v2 | clean [--yes] | hardware | synthetic | autogen | report
 
@@ -112,7 +113,13 @@ def _eval_verbs(verb) -> None:
 def _ship_verbs(verb) -> None:
     p = verb("export", "write a Data Commons NL-server bundle (model, embeddings.csv, catalog.yaml) of a run")
     p.add_argument("run", help="a finished run folder")
-    p.add_argument("--to", required=True, help="bundle folder to write (must not exist unless --overwrite)")
+    dest = p.add_mutually_exclusive_group(required=True)
+    dest.add_argument("--to", help="bundle folder to write (must not exist unless --overwrite)")
+    dest.add_argument("--to-custom-dc", metavar="OUTPUT_FOLDER",
+                      help="a custom Data Commons' output folder: write nl/embeddings/embeddings.csv and "
+                           "custom_catalog.yaml there (old ones kept as *.previous)")
+    p.add_argument("--cache-root", help="with --to-custom-dc and no --gcs-folder: the server's local model cache "
+                                        "(default /workspace/nl_cache where it exists, else /tmp)")
     p.add_argument("--index", help="a Data Commons input folder of dcid,sentence CSVs (default: the run's catalog)")
     p.add_argument("--onnx", action="store_true", help="also an ONNX copy of the model (kept if it keeps quality)")
     p.add_argument("--int8", action="store_true", help="also an int8-quantized ONNX copy (implies --onnx)")
@@ -172,6 +179,12 @@ def main(argv: list[str] | None = None):
         fail(str(e))
 
 
+def console() -> int:
+    """The `svtune` console script: an exit status, never a verb's return value (a run folder, a result)."""
+    result = main()
+    return result if isinstance(result, int) else 0
+
+
 def _train(args):
     if args.recipes:
         return _recipes(args)
@@ -219,6 +232,10 @@ def _bench(args):
 
 
 def _export(args):
+    if args.to_custom_dc:
+        from svtune.ship.custom_dc import export_custom_dc, report
+        print(report(export_custom_dc(args.run, args.to_custom_dc, args.gcs_folder, args.cache_root)))
+        return
     from svtune.ship.export import export
     print(export(args.run, args.to, index=args.index, onnx=args.onnx or args.int8, int8=args.int8,
                  overwrite=args.overwrite, gcs_folder=args.gcs_folder))

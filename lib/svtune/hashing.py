@@ -23,3 +23,7 @@ def sha256_file(path: str | Path) -> str:
         with open(path, "rb") as f:
             _digests[key] = sha256_stream(f)
     return _digests[key]
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -20,6 +20,8 @@ RUNS_DIR = OUTPUTS_DIR / "runs"
 CACHE_DIR = OUTPUTS_DIR / "cache"
 # Base models fetched by `svtune fetch`, one folder per model name.
 MODELS_DIR = OUTPUTS_DIR / "models"
+# Teachers tuned on a catalog (run/teacher_cache.py): one record per (catalog, recipe, base model).
+TEACHERS_DIR = OUTPUTS_DIR / "teachers"
 # Real Data Commons data, beside the repo in CI and in the dev sandbox; optional.
 SHARED_DATACOMMONS = REPO_ROOT.parent / "shared" / "datacommons"
 

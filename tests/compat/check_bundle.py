@@ -1,6 +1,9 @@
 """Check an svtune bundle with the Data Commons NL server's libraries, the way the server uses them.
 
-    build/compat-venv/bin/python tests/compat/check_bundle.py BUNDLE REFERENCE
+    build/compat-venv/bin/python tests/compat/check_bundle.py BUNDLE REFERENCE [CACHE_ROOT]
+
+BUNDLE is an `svtune export --to` bundle or a custom Data Commons output folder written by
+`svtune export --to-custom-dc` (its model looked up at CACHE_ROOT/bucket/path, as the server does).
 
 Run with the compat venv's python (scripts/compat.sh: sentence-transformers 2.7.0, transformers 4.53.0,
 datasets 2.18.0), never svtune's: this imports nothing from svtune, so what passes here loads on the
@@ -45,16 +48,36 @@ def top_dcid(hits: list[dict], dcids: list[str]) -> str:
     return min(best, key=lambda d: (-round(best[d], 6), d))
 
 
-def main(bundle: Path, reference: Path) -> None:
+def layout(bundle: Path, cache_root: str | None) -> tuple[Path, Path, str, dict]:
+    """(model folder, embeddings.csv, model name, its catalog entry) of an export bundle, or of a custom
+    Data Commons output folder (svtune export --to-custom-dc): there the index is nl/embeddings/, and the
+    model is found where the server looks first for its gcs_folder, <cache root>/bucket/path."""
+    custom = bundle / "nl" / "embeddings" / "custom_catalog.yaml"
+    if not custom.is_file():
+        catalog = yaml.safe_load((bundle / "catalog.yaml").read_text())
+        (name, entry), = catalog["models"].items()
+        return bundle / "model", bundle / "embeddings.csv", name, entry
+    catalog = yaml.safe_load(custom.read_text())
+    name = catalog["indexes"]["user_all_minilm_mem"]["model"]
+    entry = catalog["models"][name]
+    where = entry["gcs_folder"].removeprefix("gs://")
+    roots = [cache_root] if cache_root else ["/workspace/nl_cache", "/tmp"]
+    found = [Path(r) / where for r in roots if (Path(r) / where).is_dir() and any((Path(r) / where).iterdir())]
+    assert found, f"{entry['gcs_folder']} is at no cache path ({', '.join(roots)}): publish it there or export again"
+    return found[0], bundle / "nl" / "embeddings" / "embeddings.csv", name, entry
+
+
+def main(bundle: Path, reference: Path, cache_root: str | None = None) -> None:
     assert importlib.util.find_spec("svtune") is None, "svtune is importable here: not the server's environment"
     assert __version__ == "2.7.0", f"sentence-transformers {__version__}, not the server's 2.7.0"
-    model = SentenceTransformer(str(bundle / "model"), device="cpu")
+    model_dir, embeddings, name, entry = layout(bundle, cache_root)
+    model = SentenceTransformer(str(model_dir), device="cpu")
     texts = json.loads((reference / "texts.json").read_text())
     diff = float(np.abs(model.encode(texts) - np.load(reference / "embeddings.npy")).max())
     print(f"model: {len(model)} modules, max embedding difference {diff:.2e}")
     assert diff <= TOLERANCE, f"embeddings differ by {diff:.2e} > {TOLERANCE}"
 
-    dcids, vectors = load_index(bundle / "embeddings.csv")
+    dcids, vectors = load_index(embeddings)
     expected = json.loads((reference / "expected_top.json").read_text())
     hits = util.semantic_search(model.encode(list(expected), convert_to_tensor=True), vectors, top_k=TOP_K)
     for (query, want), found in zip(expected.items(), hits):
@@ -62,13 +85,11 @@ def main(bundle: Path, reference: Path) -> None:
         print(f"{query!r}: top {got} ({found[0]['score']:.4f})")
         assert got == want, f"{query!r}: top result {got}, expected {want}"
 
-    catalog = yaml.safe_load((bundle / "catalog.yaml").read_text())
-    (name, entry), = catalog["models"].items()
     assert entry["gcs_folder"].startswith("gs://") and isinstance(entry["score_threshold"], float), entry
     print(f"bundle OK: {len(dcids)} sentences, model {name}, score_threshold {entry['score_threshold']}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__.split("\n\n")[1])
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:])

@@ -1,6 +1,7 @@
 """Is run A really better than B? A paired bootstrap over the same held-out queries and pairs, from the
 runs' saved evaluations (or `fresh`: both evaluated again on today's files). A run is a folder, or
-`RUN:before` for its base model. `svtune compare A B`."""
+`RUN:before` for its base model. `svtune compare A B` (= `svtune bench --compare A B`) also writes the rank
+diff of A vs B, labelled queries first (eval/run_diff.py), to outputs/compare/."""
 
 from __future__ import annotations
 
@@ -45,9 +46,10 @@ def config_of(folder: Path):
     return make_config(**{k: v for k, v in params.items() if k != "resume"})
 
 
-def compare(a: str, b: str, fresh: bool = False) -> dict:
+def compare(a: str, b: str, fresh: bool = False, diff: bool = True) -> dict:
     """Paired bootstrap of two evaluated models on the same held-out queries and pairs
-    (as stored in the runs, or `fresh`: both evaluated again now)."""
+    (as stored in the runs, or `fresh`: both evaluated again now); with `diff`, also the rank diff
+    of A vs B (eval/run_diff.py: the curation file's labelled queries first), written and summarised."""
     from svtune.eval.evaluate import paired_differences
     details = _fresh_details if fresh else _eval_details
     try:
@@ -59,7 +61,23 @@ def compare(a: str, b: str, fresh: bool = False) -> dict:
              "95% interval": "[{:+.3f}, {:+.3f}]".format(*v["diff_ci95"]), "P(A>B)": v["a_wins"],
              "items": v["items"]} for k, v in out.items() if isinstance(v, dict)]
     print_table(rows, ["metric", "A", "B", "A-B", "95% interval", "P(A>B)", "items"])
+    if diff:
+        out["rank_diff"] = print_rank_diff(a, b)
     return out
+
+
+def print_rank_diff(a: str, b: str) -> str | None:
+    """Write the A-vs-B rank diff page and print where, with each labelled query's rank in A and B."""
+    from svtune.eval.run_diff import write
+    try:
+        path, result = write(a, b)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"no rank diff: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        return None
+    print(f"rank diff A vs B ({result['queries']} queries, labelled first): {path}")
+    for query, rank_a, rank_b in result["labelled"]:
+        print(f"  labelled {query!r}: first expected StatVar {rank_a} -> {rank_b}")
+    return str(path)
 
 
 def compare_latest(a: str = "default", b: str = "seed") -> list[dict]:
@@ -70,4 +88,4 @@ def compare_latest(a: str = "default", b: str = "seed") -> list[dict]:
             if (Path(r["run"]) / "eval_after.json").is_file()}
     if a not in runs or b not in runs:
         return []
-    return [compare(runs[a], runs[b]), compare(runs[a], runs[a] + ":before")]
+    return [compare(runs[a], runs[b], diff=False), compare(runs[a], runs[a] + ":before", diff=False)]

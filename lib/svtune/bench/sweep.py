@@ -63,7 +63,7 @@ def sweep(spec: str, params: dict, out: str | Path | None = None) -> dict:
     rows = [one_run(knob, parse_value(v), params) for v in values.split(",")]
     ref = rows[0]
     for row in rows[1:]:
-        boot = compare(row["run"], ref["run"])
+        boot = compare(row["run"], ref["run"], diff=False)
         for k in ("mrr@10", "spearman_heldout"):
             row[f"{k}_diff"], row[f"{k}_ci95"] = boot[k]["diff"], boot[k]["diff_ci95"]
         row["within_noise"] = within_noise(row) and row["healthy"]

@@ -4,7 +4,9 @@
     <data_dir>/autogen_input/<size>/*.csv same columns; included for that size (medium also takes small)
     <data_dir>/alternatives/*.csv         dcid,Alternatives  (joined to the catalog by dcid)
     <data_dir>/finetuning/sentence_pairs.csv  sentence_1,sentence_2,score
+    <data_dir>/finetuning/curated_pairs_playground.csv  same columns, the playground's labels (data/curation.py)
     <data_dir>/topics/*.json|*.csv        optional topic hierarchy (topics.py)
+A custom Data Commons folder (config.json, or an importer's nl/sentences.csv) is read by custom_dc.py.
 
 Every problem stops with a DataError naming file, line and column, except an
 alternatives dcid that is not in the catalog: that is warned about and counted.
@@ -29,6 +31,8 @@ from svtune.data.topics import TOPIC, Hierarchy, read_topics, restrict
 CATALOG_COLUMNS = ["dcid", "Name", "Description", "Override_Alternatives", "Curated_Alternatives"]
 CATALOG_REQUIRED = ["dcid", "Name", "Description"]
 PAIR_COLUMNS = ["sentence_1", "sentence_2", "score"]
+PAIRS_FILE = Path("finetuning") / "sentence_pairs.csv"          # hand-curated; only ever read
+CURATION_FILE = Path("finetuning") / "curated_pairs_playground.csv"   # the playground's labels (data/curation.py)
 # Which autogen_input sub-folders each size reads; `tiny` is `small` cut down for smoke tests.
 SIZE_AUTOGEN = {"tiny": ["small"], "small": ["small"], "medium": ["small", "medium"]}
 SIZES = tuple(SIZE_AUTOGEN)
@@ -77,6 +81,9 @@ class Catalog:
     warnings: list[str] = field(default_factory=list)
     unknown_alternative_dcids: int = 0
     hierarchy: Hierarchy | None = None
+    # A custom Data Commons without eval/ (data/custom_dc.py): its held-out search descriptions
+    # [(text, [dcid])], never trained on; None for every other catalog.
+    heldout_queries: list | None = None
 
     @property
     def num_statvars(self) -> int:
@@ -123,14 +130,23 @@ def _read_statvars(path: Path, autogen: bool, out: dict[str, StatVar], notes: li
 
 
 def load_catalog(data_dir: Path | str, size: str = "small", max_statvars: int | None = None,
-                 warn: bool = True) -> Catalog:
-    """Read the catalog of `size` from `data_dir`, validated; see the module docstring."""
+                 warn: bool = True, heldout_seed: int | None = 42) -> Catalog:
+    """Read the catalog of `size` from `data_dir`, validated; see the module docstring. A custom Data
+    Commons folder (config.json, or an importer's nl/sentences.csv) is read by data/custom_dc.py, which
+    holds out search descriptions with `heldout_seed` when it has no eval/ (None: hold out nothing)."""
     if size not in SIZE_AUTOGEN:
         raise DataError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError("is a file, expected the data folder" if data_dir.exists() else "data folder not found",
                         data_dir)
+    from svtune.data.custom_dc import custom_dc_kind, load_custom_dc
+    kind = custom_dc_kind(data_dir)
+    if kind:
+        catalog = load_custom_dc(data_dir, kind, max_statvars, heldout_seed=heldout_seed)
+        for n in catalog.warnings if warn else []:
+            warnings.warn(n, stacklevel=2)
+        return catalog
     files: list[Path] = []
     notes: list[str] = []
     statvars: dict[str, StatVar] = {}
@@ -160,9 +176,7 @@ def load_catalog(data_dir: Path | str, size: str = "small", max_statvars: int | 
     if unknown and max_statvars is None:
         notes.append(f"{unknown} alternatives row(s) name a dcid that is not in the {size} catalog; ignored")
 
-    pairs_file = data_dir / "finetuning" / "sentence_pairs.csv"
-    pairs = read_sentence_pairs(pairs_file)
-    files.append(pairs_file)
+    pairs = read_all_pairs(data_dir, files, notes)
     hierarchy = _add_topics(data_dir / "topics", statvars, files, notes)
     if warn:
         for n in notes:
@@ -212,6 +226,30 @@ def check_pair_labels(pairs: list[CuratedPair]) -> None:
             elsewhere = "" if where else f" (first at {old.file}, line {old.line})"
             raise DataError(f"the pair {old.sentence_1!r} ~ {old.sentence_2!r} is labelled {old.score} and "
                             f"{p.score}{elsewhere}; keep one", Path(p.file), p.line, **where)
+
+
+def read_all_pairs(data_dir: Path, files: list[Path] | None = None, notes: list[str] | None = None,
+                   check_leaks: bool = True) -> list[CuratedPair]:
+    """finetuning/sentence_pairs.csv joined with the playground's curation file (CURATION_FILE, when
+    present): a curation row overrides the same pair in sentence_pairs.csv (the playground asked before
+    writing it). The curation file must not hold a held-out text (data/leaks.py: a DataError with file
+    and line); sentence_pairs.csv is not checked (leaks.py says why; `leaks.counts` counts its leaking rows)."""
+    from svtune.data.leaks import HeldOut
+    pairs_file, curated_file = data_dir / PAIRS_FILE, data_dir / CURATION_FILE
+    pairs = read_sentence_pairs(pairs_file)
+    files = [] if files is None else files
+    files.append(pairs_file)
+    if not curated_file.exists():
+        return pairs
+    curated = read_sentence_pairs(curated_file)
+    files.append(curated_file)
+    if check_leaks:
+        HeldOut.of(data_dir).refuse(curated)
+    mine = {pair_key(p.sentence_1, p.sentence_2) for p in curated}
+    kept = [p for p in pairs if pair_key(p.sentence_1, p.sentence_2) not in mine]
+    if notes is not None and len(kept) < len(pairs):
+        notes.append(f"{len(pairs) - len(kept)} pair(s) of {pairs_file} relabelled in {curated_file}")
+    return kept + curated
 
 
 def read_sentence_pairs(path: Path | str) -> list[CuratedPair]:

@@ -115,16 +115,21 @@ NO_EVAL = "none"   # -p eval_dir none: train without held-out evaluation, said s
 def eval_files(cfg) -> tuple[Path | None, Path | None, Path | None]:
     """Held-out queries, pairs and topic queries: cfg.eval_dir, else <data_dir>/eval, else the repo's
     data/eval (Data Commons' held-out sets: check_coverage refuses them for another field's catalog);
-    none with `eval_dir` "none"."""
+    none with `eval_dir` "none", and none for a custom Data Commons without eval/ (its catalog holds
+    out its own search descriptions: data/heldout.py)."""
+    from svtune.data.custom_dc import custom_dc_kind
     if str(cfg.eval_dir).lower() == NO_EVAL:
         return None, None, None
+    custom = not cfg.eval_dir and custom_dc_kind(cfg.data_dir)
     for folder in ([paths.resolve(cfg.eval_dir)] if cfg.eval_dir else
-                   [Path(cfg.data_dir) / "eval", paths.DATA_DIR / "eval"]):
+                   [Path(cfg.data_dir) / "eval", *([] if custom else [paths.DATA_DIR / "eval"])]):
         files = [folder / name for name in ("queries.csv", "pairs.csv", "topic_queries.csv")]
         # Present = anything by that name (a folder or a broken link too): its reader says what is wrong.
         present = [f.exists() or f.is_symlink() for f in files]
         if any(present[:2]):
             return tuple(f if here else None for f, here in zip(files, present))
+    if custom:
+        return None, None, None
     raise DataError("no held-out sets (queries.csv, pairs.csv) here: add them, or pass -p eval_dir none to "
                     "train without a held-out evaluation", paths.resolve(cfg.eval_dir))
 
@@ -164,9 +169,12 @@ def evaluate_model(model, index_rows, queries, heldout_pairs, curated_pairs=(), 
 def evaluate_run(model, catalog, cfg) -> dict:
     """A run's evaluation: its catalog as the index, the held-out files, the curated pairs."""
     from svtune.data.catalog import load_catalog
-    full = load_catalog(cfg.data_dir, cfg.size, warn=False) if cfg.max_statvars else catalog
+    from svtune.data.heldout import label, seed_for
+    full = load_catalog(cfg.data_dir, cfg.size, warn=False, heldout_seed=seed_for(cfg)) if cfg.max_statvars \
+        else catalog
     qfile, pfile, tfile = eval_files(cfg)
-    queries = read_queries(qfile) if qfile else []
+    own = full.heldout_queries if not (qfile or pfile) else None   # a custom DC's own held-out words
+    queries = read_queries(qfile) if qfile else list(own or [])
     heldout = read_pairs(pfile) if pfile else []
     topic_queries = read_queries(tfile) if tfile and full.num_topics else []
     curated = [(p.sentence_1, p.sentence_2, p.score) for p in catalog.pairs]
@@ -174,6 +182,8 @@ def evaluate_run(model, catalog, cfg) -> dict:
                          topic_queries=topic_queries)
     out["files"] = {"queries": str(qfile) if qfile else None, "pairs": str(pfile) if pfile else None,
                     "topic_queries": str(tfile) if topic_queries else None}
+    if own is not None:
+        out["heldout"] = label(len(own))
     out["names"] = names_from_catalog(full)
     return out
 

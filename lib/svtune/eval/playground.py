@@ -3,7 +3,7 @@
     from svtune.eval.playground import Playground
     pg = Playground()                        # the newest finished run; or Playground("outputs/runs/<run>")
     display(HTML(pg.compare("median household income")))   # one query; works headless (papermill, nbval)
-    pg.widget()                              # JupyterLab: run dropdown, query box, Search button
+    pg.widget()                              # JupyterLab: run dropdown, query box, Search button, grade buttons
 
 A Playground loads the run's base model (config.json `params.base_model`), its tuned model
 (`model/`) and its catalog index (`params.data_dir`, `params.size`) once; the index embeddings
@@ -11,7 +11,8 @@ are cached on disk per model, so the second load of a run is fast. The table is 
 report's (templates/playground.html.j2 extends rank_diff.html.j2: names, scores, red = left the
 top list, green = new in it) for one query, with a compact mark of how far each StatVar moved
 (▲ up, ▼ down, in the tuned column). `compare` wraps the page in an iframe, so its styles stay out of the notebook.
-notebooks/playground.ipynb is the front end; it holds no logic of its own.
+Under the table, each result gets the four grade buttons of eval/label_widget.py (the curation loop:
+label, then retrain with run/retrain.py). notebooks/playground.ipynb is the front end; it holds no logic.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from svtune import paths
+from svtune.eval.label_widget import LabelPanel
 from svtune.eval.report import rank_diff_context, render
 
 TOP_K = 10
@@ -130,6 +132,20 @@ class Playground:
         """The page of `page`, embedded for a notebook: `display(HTML(pg.compare(query)))`."""
         return embed(self.page(query, k), k)
 
+    def result_texts(self, query: str, k: int = TOP_K) -> list[str]:
+        """The names of the query's results to label: the tuned top-k, then those only the base found."""
+        before, after = self.search(query, k)
+        return list(dict.fromkeys(self.names.get(d) or d for d, _ in [*after, *before]))
+
+    @property
+    def curator(self):
+        """The run's data folder's data.curation.Curator (labels go to its curation file)."""
+        if getattr(self, "_curator", None) is None:
+            from svtune.data.curation import Curator
+            params = self.config["params"]
+            self._curator = Curator(paths.data_dir(params.get("data_dir")), params.get("eval_dir") or "")
+        return self._curator
+
     def widget(self, query: str = "", k: int = TOP_K):
         """The interactive UI, starting on this run (see the module-level `widget`)."""
         return widget(self.run, query, k, playground=self)
@@ -155,14 +171,17 @@ def widget(run: str | Path = "", query: str = "", k: int = TOP_K, playground: Pl
                       layout=w.Layout(width="32em"))
     box = w.Text(value=query, placeholder="a query, e.g. people without health insurance",
                  description="Query", continuous_update=False, layout=w.Layout(width="32em"))
+    box.add_class("svtune-query")
     button = w.Button(description="Search", button_style="primary", icon="search")
     out = w.HTML(message(first_error or "No run to search.") if (first_error or not options) else "")
+    labels = LabelPanel()
 
     def show() -> None:
         key = (pick.value, box.value.strip())
         if key == state["shown"]:     # already on screen (Enter, then a click on Search)
             return
         state["shown"] = None
+        labels.clear()
         if not pick.value:
             out.value = message(f"No finished run under {paths.RUNS_DIR}; train one first: make train")
             return
@@ -175,6 +194,7 @@ def widget(run: str | Path = "", query: str = "", k: int = TOP_K, playground: Pl
                 out.value = f"<p>Loading {html.escape(Path(pick.value).name)} …</p>"
                 state["pg"] = Playground(pick.value)
             out.value = state["pg"].compare(key[1], k)
+            labels.show(key[1], state["pg"].result_texts(key[1], k), state["pg"].curator)
             state["shown"] = key
         except Exception as e:   # shown in the UI as one line; the notebook goes on working
             out.value = message(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
@@ -182,8 +202,8 @@ def widget(run: str | Path = "", query: str = "", k: int = TOP_K, playground: Pl
     pick.observe(lambda _: show(), names="value")
     box.observe(lambda _: show(), names="value")     # Enter (or leaving the box) with a new query
     button.on_click(lambda _: show())
-    ui = w.VBox([w.HBox([pick]), w.HBox([box, button]), out])
-    ui.parts = {"run": pick, "query": box, "search": button, "result": out}
+    ui = w.VBox([w.HBox([pick]), w.HBox([box, button]), out, labels.box])
+    ui.parts = {"run": pick, "query": box, "search": button, "result": out, "labels": labels}
     if query.strip() and pick.value and not first_error:
         show()
     return ui

@@ -61,6 +61,8 @@ def summary(run_dir: str | Path) -> str:
     else:
         lines = ["no held-out evaluation (-p eval_dir none): nothing here shows whether tuning helped search",
                  table(metrics).to_string(index=False)]
+    if after.get("heldout"):   # a custom Data Commons evaluated on its owner's own words (data/heldout.py)
+        lines.insert(1, f"{after['heldout']} (never trained on)")
     health = metrics.get("health") or {}
     if health:
         lines.append("health: ok" if health.get("ok") else "health: FAILED: " + "; ".join(health["problems"]))

@@ -10,6 +10,7 @@ from pathlib import Path
 from svtune import paths
 from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
+from svtune.data.heldout import check_count, seed_for
 from svtune.model.load import resolve_base_model
 from svtune.run.config import RunConfig, make_config
 from svtune.run.folder import read_config
@@ -59,8 +60,11 @@ def check_inputs(params: dict, given: set[str] | None = None) -> RunConfig:
     if params.get("resume"):
         params = resume_params(params, given)
     cfg = make_config(**{k: v for k, v in params.items() if k != "run_dir"})
-    catalog = load_catalog(cfg.data_dir, cfg.size, warn=False)   # the whole catalog: what evaluation searches
+    # the whole catalog: what evaluation searches (a custom DC's held-out search descriptions taken out)
+    catalog = load_catalog(cfg.data_dir, cfg.size, warn=False, heldout_seed=seed_for(cfg))
     queries, pairs, topic_queries = eval_files(cfg)
+    if not (queries or pairs):
+        check_count(catalog.heldout_queries, catalog.files[0])
     known = {d for _, d in index_from_catalog(catalog)}
     for path, read in ((queries, read_queries), (pairs, read_pairs), (topic_queries, read_queries)):
         if path:

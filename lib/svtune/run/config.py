@@ -112,7 +112,7 @@ def make_config(**params) -> RunConfig:
     else:
         smoke = {}
     cfg.hp = recipe.with_overrides({**smoke, **lifted, **cfg.overrides})
-    if cfg.hp.needs_teacher and not cfg.teacher:
+    if cfg.hp.needs_teacher and not cfg.teacher and not cfg.hp.tuned_teacher:
         raise DataError(f"recipe {cfg.recipe!r} with these knobs learns from a teacher: add -p teacher MODEL "
                         "(e.g. all-mpnet-base-v2, fetched once with `make teacher`)")
     return cfg

@@ -29,6 +29,10 @@ def main(params: dict, notebook: str | None = None) -> str | None:
         return None
     params = {"size": "small", **params} if not params.get("resume") else params
     cfg = check_inputs(params, given=set(params))   # before anything is written
+    if cfg.hp.tuned_teacher and not cfg.teacher:      # a distil recipe: its teacher first (teacher_cache.py)
+        from svtune.run.teacher_cache import ensure
+        params = {**params, "teacher": ensure(cfg)}
+        cfg = check_inputs(params, given=set(params))
     if cfg.resume:   # the notebook gets the run's own parameters, not its cell's defaults
         params = {**cfg.to_dict(), "overrides": cfg.overrides}
     return execute(notebook or str(paths.NOTEBOOKS_DIR / "train.ipynb"), params, cfg)

@@ -27,6 +27,7 @@ import pandas as pd
 
 from svtune import paths
 from svtune.data.catalog import Catalog, load_catalog
+from svtune.data.heldout import seed_for
 from svtune.data.mining import MiningReport, mine_pairs
 from svtune.model.load import attention_for, load_model, resolve_base_model
 from svtune.run.checks import check_disk, check_inputs, resume_params
@@ -83,6 +84,9 @@ class Run:
         # The launcher checked everything before it made `run_dir`; any other entry (papermill, a
         # notebook of the user's own) is checked here, before a folder exists.
         cfg = make_config(**params) if run_dir else check_inputs(params)
+        if cfg.hp.tuned_teacher and not cfg.teacher:   # a notebook of the user's own: the teacher first
+            from svtune.run.teacher_cache import ensure
+            cfg.teacher = ensure(cfg)
         _, info = resolve_base_model(cfg.base_model)
         if not info["verified"]:
             print(f"base model {cfg.base_model}: no official sha256 to check it against; its weights' sha256 "
@@ -130,7 +134,8 @@ class Run:
         """Load and validate the catalog, mine the pairs and save them as pairs.csv."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            self.catalog = load_catalog(self.cfg.data_dir, self.cfg.size, self.cfg.max_statvars)
+            self.catalog = load_catalog(self.cfg.data_dir, self.cfg.size, self.cfg.max_statvars,
+                                        heldout_seed=seed_for(self.cfg))
         for w in caught:
             print("warning:", w.message)
         self.pairs, self.report = mine_pairs(self.catalog)
@@ -219,8 +224,11 @@ class Run:
         teacher = load_model(self.cfg.teacher, self.device)
         self.pairs, info = annotate(teacher, self.catalog, self.pairs, self.cfg.hp.neighbour_pairs)
         if self.cfg.hp.distils:
+            from svtune.data.formats import index_from_catalog
             from svtune.train.teacher import space
-            self.teacher_space = space(teacher, self.pairs, **info["calibration"])
+            student = self._model() if self.cfg.hp.embeds_teacher else None
+            self.teacher_space = space(teacher, self.pairs, **info["calibration"], student=student,
+                                       catalog_texts=[t for t, _ in index_from_catalog(self.catalog)])
         _, info["model"] = resolve_base_model(self.cfg.teacher)
         info["seconds"] = round(time.perf_counter() - start, 1)
         if distributed.is_main():

@@ -113,6 +113,9 @@ def _results_section(metrics: dict) -> list[str]:
         out = ["## Held-out results (base model → tuned)", "", "Measured on held-out data never used in training"
                + (f": {n_q} natural-language queries with their expected StatVars" if n_q else "")
                + (f" and {n_p} scored sentence pairs" if n_p else "") + "."]
+        if a.get("heldout"):   # a custom Data Commons without eval/: its owner's own words (data/heldout.py)
+            out += ["", f"The queries are the owner's own words, {a['heldout']} (those with at least 3), "
+                    "chosen from the seed and the text and never trained on."]
     rows = [[label, _arrow(_get(b, "retrieval", k), _get(a, "retrieval", k))] for k, label in RETRIEVAL
             if _get(a, "retrieval", k) is not None]
     rows += [[f"held-out pairs {label}", _arrow(_get(b, "pairs_heldout", k), _get(a, "pairs_heldout", k))]

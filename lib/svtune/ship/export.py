@@ -53,7 +53,7 @@ def index_rows(config: dict, index: Path | str | None = None) -> list[tuple[str,
     from svtune.data.formats import index_from_catalog, read_index
     if index is None:
         data_dir, size = run_data(config)
-        return index_from_catalog(load_catalog(data_dir, size, warn=False))
+        return index_from_catalog(load_catalog(data_dir, size, warn=False, heldout_seed=None))   # serve every text
     files = [f for f in glob_files(Path(index)) if not f.name.startswith("_")]
     if not files:
         raise DataError("no dcid,sentence CSV files (names starting with _ are skipped)", index)

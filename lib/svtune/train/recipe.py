@@ -95,6 +95,16 @@ class Recipe:
         return False
 
     @property
+    def embeds_teacher(self) -> bool:
+        """Matches the teacher's embedding of each text (needs the student's own, to project onto)."""
+        return False
+
+    @property
+    def tuned_teacher(self) -> str:
+        """The base model of a teacher to tune on the catalog first, when no teacher is given ('': none)."""
+        return ""
+
+    @property
     def neighbour_pairs(self) -> int:
         """Teacher-graded pairs of each item with its nearest others (teacher.annotate)."""
         return 0
@@ -117,6 +127,10 @@ def _checked(f, value):
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise DataError(f"{f.name} must be True or False, got {value!r}")
+        return value
+    if isinstance(default, str) and not meta["choices"]:
+        if not isinstance(value, str):
+            raise DataError(f"{f.name} must be text, got {value!r}")
         return value
     if meta["choices"]:
         if value not in meta["choices"]:

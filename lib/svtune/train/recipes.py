@@ -6,6 +6,8 @@
               rows of one StatVar or one text) + CosineSimilarityLoss on the scored pairs,
               length-grouped batches, then centred on the catalog
     twostage  the in-batch negatives alone, then one epoch of scored pairs
+    distil    the default, also learning from a teacher tuned on the same catalog first (cached):
+              its cosines within each batch and its embedding of each text (teacher.py)
     mnrl, cosent  ablations: no scored loss; CoSENT instead of the cosine loss
 
 A run names a recipe and may change any of its knobs (`-o mnrl_scale 30`); every knob, its
@@ -100,6 +102,12 @@ class InBatch(Recipe):
                                choices=("none", "relations", "mined", "all"))
     teacher_distil: float = knob(0.0, "one pass: weight of matching the teacher's (calibrated) cosines between "
                                       "every two texts of a batch (needs -p teacher)", lo=0, hi=100)
+    embed_distil: float = knob(0.0, "one pass: weight of the squared distance between each text's embedding and "
+                                    "the teacher's, PCA-projected onto the student's space (needs a teacher)",
+                               lo=0, hi=100)
+    # A teacher tuned on the catalog grades far better than an untuned one (docs/experiments.md, issue 22).
+    teacher_base: str = knob("", "without -p teacher: tune this model on the same catalog first (cached under "
+                                 "outputs/teachers/) and learn from it; '': no such teacher")
     # Two datasets (one per loss) encode each mined pair twice per epoch; one pass encodes it once.
     one_pass: bool = knob(True, "both losses on one dataset, each text encoded once per step "
                                 "(losses.py; not with hard_negatives)")
@@ -109,11 +117,20 @@ class InBatch(Recipe):
 
     @property
     def needs_teacher(self) -> bool:
-        return self.teacher_neighbours > 0 or self.teacher_labels != "none" or self.teacher_distil > 0
+        return (self.teacher_neighbours > 0 or self.teacher_labels != "none" or self.teacher_distil > 0
+                or self.embed_distil > 0)
 
     @property
     def distils(self) -> bool:
-        return self.teacher_distil > 0
+        return self.teacher_distil > 0 or self.embed_distil > 0
+
+    @property
+    def embeds_teacher(self) -> bool:
+        return self.embed_distil > 0
+
+    @property
+    def tuned_teacher(self) -> str:
+        return self.teacher_base if self.needs_teacher else ""
 
     @property
     def neighbour_pairs(self) -> int:
@@ -180,7 +197,7 @@ class InBatch(Recipe):
         not_scored = np.array([k not in in_scored for k in zip(pairs["sentence_1"], pairs["sentence_2"])], dtype=bool)
         missing = pairs[positive.to_numpy() & not_scored]
         rows = pd.concat([scored, missing.assign(positive=1.0, in_scored=0.0)], ignore_index=True)
-        distil = teacher if self.teacher_distil else None
+        distil = teacher if self.distils else None
         if distil is not None:   # where each text sits in the teacher's embeddings (losses.InBatchAndScored)
             rows = rows.assign(teacher_1=distil.ids(rows["sentence_1"]), teacher_2=distil.ids(rows["sentence_2"]))
         columns = batch.columns(distil is not None)
@@ -188,7 +205,7 @@ class InBatch(Recipe):
                                   "label": rows[columns].astype(float).values.tolist()})
         loss = InBatchAndScored(model, in_batch, _loss(self.scored_loss, model),
                                 scored_weight=self.scored_weight, gather=in_batch.gather_across_devices,
-                                teacher=distil, distil_weight=self.teacher_distil)
+                                teacher=distil, distil_weight=self.teacher_distil, embed_weight=self.embed_distil)
         notes = (f"one pass: symmetric MNRL on {int(rows.positive.sum())} positives (no same-StatVar negatives) + "
                  f"{type(loss.scored).__name__} on {what} (MNRL scale {self.mnrl_scale:g})")
         return self._plan(data, loss, _sampler(pairs, model, self.length_grouped, guard_labelled=True), notes,
@@ -246,6 +263,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     replace(DEFAULT, name="twostage", about="the in-batch negatives alone, then one epoch of CosineSimilarityLoss "
             "on every pair (curated once) at lr 2e-5, batch 64; centred 0.6",
             scored_loss="none", scored_epochs=1.0, curated_repeat=1, center=0.6),
+    replace(DEFAULT, name="distil", about="the default, also matching a teacher tuned on the same catalog first "
+            "(all-mpnet-base-v2, cached; or -p teacher): its cosines within each batch and its projected embeddings",
+            teacher_base="all-mpnet-base-v2", teacher_distil=1.0, embed_distil=1.0),
     replace(DEFAULT, name="mnrl", about="ablation: the default's in-batch negatives alone", scored_loss="none"),
     replace(DEFAULT, name="cosent", about="ablation: the default with CoSENTLoss on the scored pairs",
             scored_loss="cosent"),

@@ -37,15 +37,43 @@ class Space:
     emb: np.ndarray
     slope: float
     intercept: float
+    targets: np.ndarray | None = None   # each text's teacher embedding in the student's space (project)
 
     def ids(self, texts) -> list[int]:
         index = {t: i for i, t in enumerate(self.texts)}
         return [index[t] for t in texts]
 
 
-def space(teacher, pairs: pd.DataFrame, slope: float, intercept: float) -> Space:
-    texts = sorted({t for col in ("sentence_1", "sentence_2") for t in pairs[col]})
-    return Space(texts, encode(teacher, texts), slope, intercept)
+def space(teacher, pairs: pd.DataFrame, slope: float, intercept: float, student=None,
+          catalog_texts: list[str] = ()) -> Space:
+    """The teacher's embeddings of every pair text (and of `catalog_texts`, which the projection is
+    fitted on too); with a `student`, their projection onto its space for embedding-level distillation."""
+    texts = sorted({t for col in ("sentence_1", "sentence_2") for t in pairs[col]} | set(catalog_texts))
+    emb = encode(teacher, texts, progress=len(texts) > 2000)
+    targets = project(emb, encode(student, texts, progress=len(texts) > 2000)) if student is not None else None
+    return Space(texts, emb, slope, intercept, targets)
+
+
+def project(teacher_emb: np.ndarray, student_emb: np.ndarray) -> np.ndarray:
+    """The teacher's embeddings brought to the student's dimensions and basis, unit length.
+
+    PCA to the student's width, as sentence-transformers' distillation example does, then the
+    orthogonal rotation (Procrustes) that best lays those coordinates onto the student's own
+    embeddings of the same texts: a rotation keeps every teacher cosine, and the student need not
+    turn its whole space to a basis it has never seen. Scaled to the student's spread and moved to
+    its mean, so only the relative geometry is the teacher's."""
+    t = teacher_emb.astype(np.float64) - teacher_emb.mean(0)
+    s_mean = student_emb.mean(0)
+    s = student_emb.astype(np.float64) - s_mean
+    dim = student_emb.shape[1]
+    _, _, vt = np.linalg.svd(t, full_matrices=False)
+    z = t @ vt[:dim].T                                       # PCA coordinates, student's width
+    if z.shape[1] < dim:                                      # fewer texts than dimensions
+        z = np.pad(z, ((0, 0), (0, dim - z.shape[1])))
+    u, _, wt = np.linalg.svd(z.T @ s)
+    rotated = z @ (u @ wt) * (np.linalg.norm(s) / max(np.linalg.norm(z), 1e-12))
+    out = rotated + s_mean
+    return (out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-12)).astype(np.float32)
 
 
 def calibration(cosines: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
