@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 import shutil
 
 import pytest
 
+from conftest import make_finished_run
 from svtune import paths
 from svtune.eval import playground
 from svtune.eval.playground import Playground, widget
@@ -31,21 +31,7 @@ def runs(tmp_path, monkeypatch):
 @pytest.fixture
 def run(runs, tiny_model_dir, tiny_data):
     """A finished run folder: the tiny model with its weights nudged as the tuned model."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    folder = runs / "20260101-000000-small-tiny"
-    tuned = SentenceTransformer(str(tiny_model_dir), device="cpu")
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in tuned.parameters():
-            p.add_(0.5 * torch.randn_like(p))
-    tuned.save(str(folder / "model"))
-    (folder / "config.json").write_text(json.dumps({"status": "complete", "params": {
-        "base_model": str(tiny_model_dir), "data_dir": str(tiny_data), "size": "small"}}))
-    (folder / "metrics.json").write_text("{}")
-    (folder / "eval_after.json").write_text(json.dumps({"names": NAMES}))
-    return folder
+    return make_finished_run(runs, tiny_model_dir, tiny_data, names=NAMES)
 
 
 def test_compare_one_query_side_by_side(run):

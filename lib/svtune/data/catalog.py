@@ -190,7 +190,13 @@ def _add_topics(folder: Path, statvars: dict[str, StatVar], files: list[Path], n
     if not topic_files:
         return None
     files.extend(topic_files)
-    hierarchy = restrict(read_topics(folder, notes), {d for d, sv in statvars.items() if not sv.topic})
+    return attach_topics(read_topics(folder, notes), statvars)
+
+
+def attach_topics(topics, statvars: dict[str, StatVar]) -> Hierarchy:
+    """The topics (read_topics) restricted to `statvars`, as a Hierarchy; its topics become searchable
+    catalog items. Members outside this catalog are routine (one hierarchy, several sizes): counted only."""
+    hierarchy = restrict(topics, {d for d, sv in statvars.items() if not sv.topic})
     for t in hierarchy.topics.values():
         if t.kind != TOPIC:
             continue
@@ -201,7 +207,7 @@ def _add_topics(folder: Path, statvars: dict[str, StatVar], files: list[Path], n
         else:   # a catalog row for the topic keeps its texts and gains the hierarchy's
             sv.topic = True
             sv.curated_alternatives += [a for a in [t.name, *t.alternatives] if a not in sv.sentences()]
-    return hierarchy   # members outside this catalog are routine (one hierarchy, several sizes): counted only
+    return hierarchy
 
 
 def text_key(text: str) -> str:

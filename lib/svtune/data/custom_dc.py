@@ -210,28 +210,8 @@ def load_custom_dc(folder: Path, kind: str, max_statvars: int | None = None, not
         heldout = hold_out(statvars, pairs, heldout_seed, also=[t.name for t in topics.values()])
     if max_statvars is not None:
         statvars = dict(list(statvars.items())[:max_statvars])
-    hierarchy = attach_topics(topics, statvars)
+    from svtune.data.catalog import attach_topics
+    hierarchy = attach_topics(topics, statvars) if topics else None
     catalog = Catalog(statvars, pairs, files, notes, 0, hierarchy)
     catalog.heldout_queries = heldout
     return catalog
-
-
-def attach_topics(topics: dict[str, Topic], statvars: dict):
-    """The hierarchy restricted to `statvars`; its topics become searchable catalog items (as
-    catalog._add_topics does for the repo's layout)."""
-    from svtune.data.catalog import StatVar
-    from svtune.data.topics import restrict
-    if not topics:
-        return None
-    hierarchy = restrict(topics, {d for d, sv in statvars.items() if not sv.topic})
-    for t in hierarchy.topics.values():
-        if t.kind != TOPIC:
-            continue
-        sv = statvars.get(t.dcid)
-        if sv is None:
-            statvars[t.dcid] = StatVar(t.dcid, t.name, [], [], list(t.alternatives), file=t.file, line=t.line,
-                                       topic=True)
-        else:
-            sv.topic = True
-            sv.curated_alternatives += [a for a in [t.name, *t.alternatives] if a not in sv.sentences()]
-    return hierarchy
