@@ -223,3 +223,13 @@ def test_a_run_without_held_out_sets_says_so_and_claims_nothing():
     assert "## No held-out evaluation" in body and "## Held-out results" not in body
     assert "Paired bootstrap" not in body and "The held-out set is small" not in body
     assert "No held-out evaluation was made" in body
+
+
+def test_the_card_names_the_teacher_and_what_it_was_tuned_from():
+    config = copy.deepcopy(CONFIG)
+    config["params"]["teacher"] = "outputs/runs/20261205-193735-small-all-mpnet-base-v2"
+    metrics = {**copy.deepcopy(METRICS), "teacher": {"tuned_from": "all-mpnet-base-v2"}}
+    text = card_text(config, metrics)
+    assert ("Teacher: `outputs/runs/20261205-193735-small-all-mpnet-base-v2` (a run: all-mpnet-base-v2 tuned on "
+            "this catalog first)") in text
+    assert "Teacher:" not in card_text(CONFIG, METRICS)

@@ -95,7 +95,7 @@ def test_the_teacher_is_tuned_once_per_catalog_then_reused(tiny_model_dir, tiny_
     assert paths.run_problem(Path(teacher_run)) is None
     assert "-p teacher" in doc["command"]
     metrics = json.loads((student / "metrics.json").read_text())
-    assert metrics["teacher"]["texts"] > 0
+    assert metrics["teacher"]["texts"] > 0 and metrics["teacher"]["tuned_from"] == str(tiny_model_dir)
     records = list((tmp_path / "teachers").glob("*.json"))
     assert len(records) == 1 and json.loads(records[0].read_text())["run"] == teacher_run
     again = teacher_cache.ensure(make_config(**params))      # a second student finds it

@@ -230,6 +230,9 @@ class Run:
             self.teacher_space = space(teacher, self.pairs, **info["calibration"], student=student,
                                        catalog_texts=[t for t, _ in index_from_catalog(self.catalog)])
         _, info["model"] = resolve_base_model(self.cfg.teacher)
+        teacher_run = paths.resolve(self.cfg.teacher)
+        if paths.run_problem(teacher_run) is None:   # a run folder: a teacher tuned on a catalog (teacher_cache.py)
+            info["tuned_from"] = json.loads((teacher_run / "config.json").read_text())["params"]["base_model"]
         info["seconds"] = round(time.perf_counter() - start, 1)
         if distributed.is_main():
             self.pairs.to_csv(self.dir / "pairs.csv", index=False)

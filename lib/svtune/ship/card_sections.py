@@ -72,10 +72,22 @@ def _recipe_section(config: dict, metrics: dict) -> list[str]:
              f"precision {train['precision']}" if train.get("precision") else ""]
     if any(facts):
         out += ["", "Training took " + ", ".join(f for f in facts if f) + "."]
+    out += _teacher_lines(config, metrics)
     if hp:
         out += ["", "Hyper-parameters actually used:", ""]
         out += _table(["parameter", "value"], [[f"`{k}`", f"`{json.dumps(v)}`"] for k, v in hp.items()])
     return out
+
+
+def _teacher_lines(config: dict, metrics: dict) -> list[str]:
+    """Which teacher the model learnt from (a run folder: a teacher tuned on the same catalog)."""
+    teacher = (config.get("params") or {}).get("teacher")
+    if not teacher:
+        return []
+    base = _get(metrics, "teacher", "tuned_from", default="")
+    tuned = f" (a run: {base} tuned on this catalog first)" if base else ""
+    return ["", f"Teacher: `{teacher}`{tuned}; its grades and embeddings are in the knobs `teacher_*` and "
+                "`*_distil` below."]
 
 
 def _serving_section(metrics: dict) -> list[str]:
