@@ -8,12 +8,13 @@
 
 A held-out text is a query of eval/queries.csv or eval/topic_queries.csv, or either sentence of
 eval/pairs.csv, compared case-insensitively after trimming (catalog.text_key). The held-out folder is
-found as `eval.evaluate.eval_files` finds it (`eval_dir`, else <data_dir>/eval, else the repo's data/eval;
-`eval_dir` "none": no held-out sets, nothing leaks). Where the load-time rule applies: the playground's
-curation file (data/curation.py) is refused when it leaks; the hand-curated finetuning/sentence_pairs.csv
-is not checked, because today's files already share texts with the held-out pairs (repo data/: 43 of 223
-rows; Data Commons': 35 of 125, one of them a held-out pair itself) and refusing them would break every
-run (tests/test_data.py only keeps held-out queries and held-out pairs, as pairs, out of training).
+found by `heldout_folder`, which eval.evaluate.eval_files uses too (`eval_dir`, else <data_dir>/eval,
+else the repo's data/eval; `eval_dir` "none": no held-out sets, nothing leaks). Where the load-time rule
+applies: the playground's curation file (data/curation.py) is refused when it leaks; the hand-curated
+finetuning/sentence_pairs.csv is not checked, because today's files already share texts with the held-out
+pairs (repo data/: 43 of 223 rows; Data Commons': 35 of 125, one of them a held-out pair itself) and
+refusing them would break every run (tests/test_data.py only keeps held-out queries and held-out pairs,
+as pairs, out of training).
 `python -m svtune.data.leaks DATA_DIR` counts them.
 """
 
@@ -35,11 +36,17 @@ def _key(text: str) -> str:
 
 
 def heldout_folder(data_dir: Path | str, eval_dir: str = "") -> Path | None:
-    """The folder whose queries.csv / pairs.csv / topic_queries.csv are held out (None: none)."""
+    """The folder whose queries.csv / pairs.csv / topic_queries.csv are held out (None: none): `eval_dir`,
+    else <data_dir>/eval, else the repo's data/eval, except for a custom Data Commons, whose held-out
+    descriptions are its own (data/heldout.py). The one search, for the leak rule and evaluate.eval_files."""
+    from svtune.data.custom_dc import custom_dc_kind
     if str(eval_dir).lower() == "none":
         return None
-    for folder in ([paths.resolve(eval_dir)] if eval_dir else [Path(data_dir) / "eval", paths.DATA_DIR / "eval"]):
-        if any((folder / name).exists() for name, _ in HELD_OUT[:2]):
+    custom = not eval_dir and custom_dc_kind(Path(data_dir))
+    for folder in ([paths.resolve(eval_dir)] if eval_dir else
+                   [Path(data_dir) / "eval", *([] if custom else [paths.DATA_DIR / "eval"])]):
+        # Present = anything by that name (a folder or a broken link too): its reader says what is wrong.
+        if any((folder / name).exists() or (folder / name).is_symlink() for name, _ in HELD_OUT[:2]):
             return folder
     return None
 

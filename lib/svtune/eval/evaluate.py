@@ -118,17 +118,12 @@ def eval_files(cfg) -> tuple[Path | None, Path | None, Path | None]:
     none with `eval_dir` "none", and none for a custom Data Commons without eval/ (its catalog holds
     out its own search descriptions: data/heldout.py)."""
     from svtune.data.custom_dc import custom_dc_kind
-    if str(cfg.eval_dir).lower() == NO_EVAL:
-        return None, None, None
-    custom = not cfg.eval_dir and custom_dc_kind(cfg.data_dir)
-    for folder in ([paths.resolve(cfg.eval_dir)] if cfg.eval_dir else
-                   [Path(cfg.data_dir) / "eval", *([] if custom else [paths.DATA_DIR / "eval"])]):
-        files = [folder / name for name in ("queries.csv", "pairs.csv", "topic_queries.csv")]
-        # Present = anything by that name (a folder or a broken link too): its reader says what is wrong.
-        present = [f.exists() or f.is_symlink() for f in files]
-        if any(present[:2]):
-            return tuple(f if here else None for f, here in zip(files, present))
-    if custom:
+    from svtune.data.leaks import HELD_OUT, heldout_folder
+    folder = heldout_folder(cfg.data_dir, cfg.eval_dir)
+    if folder is not None:
+        files = [folder / name for name, _ in HELD_OUT]
+        return tuple(f if f.exists() or f.is_symlink() else None for f in files)
+    if str(cfg.eval_dir).lower() == NO_EVAL or (not cfg.eval_dir and custom_dc_kind(cfg.data_dir)):
         return None, None, None
     raise DataError("no held-out sets (queries.csv, pairs.csv) here: add them, or pass -p eval_dir none to "
                     "train without a held-out evaluation", paths.resolve(cfg.eval_dir))
