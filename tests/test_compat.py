@@ -122,3 +122,27 @@ def test_your_own_custom_dc_export(tmp_path):
     custom_dc_reference(paths.resolve(run), paths.resolve(out), tmp_path / "reference")
     cache = os.environ.get("SVTUNE_COMPAT_CACHE_ROOT")
     check(paths.resolve(out), tmp_path / "reference", tmp_path, *([str(paths.resolve(cache))] if cache else []))
+
+
+@pytest.mark.slow
+def test_serving_cost_times_an_exported_model_in_the_server_stack(tmp_path, tiny_model_dir, tiny_data):
+    """tests/compat/serving_cost.py (issue 22's shipping table): ms per query and index sentences/s of an
+    exported model, measured with the server's libraries; every figure is there and positive."""
+    if not COMPAT_PYTHON.is_file():
+        pytest.skip(f"no compat venv at {COMPAT_PYTHON}: build it with `bash scripts/compat.sh` (make test-compat)")
+    run = tiny_run(tmp_path / "runs", centred_copy(tiny_model_dir, tmp_path / "centred"), tiny_data)
+    bundle = export(run, tmp_path / "bundle")
+    index = tmp_path / "index.csv"
+    index.write_text("dcid,sentence\nCount_Person,people; population; head count\nMedian_Income,income; pay; pay\n")
+    queries = tmp_path / "queries.txt"
+    queries.write_text("# comment\n" + "\n".join(QUERIES * 2) + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+    done = subprocess.run([str(COMPAT_PYTHON), str(CHECK.with_name("serving_cost.py")), str(bundle / "model"),
+                           "--index", str(index), "--queries", str(queries), "--out", str(tmp_path / "cost.json")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (row,) = json.loads((tmp_path / "cost.json").read_text())
+    assert row["sentences"] == 5 and row["queries"] == len(QUERIES) * 2 - 5   # "pay" once; 5 warm-up queries
+    assert 0 < row["ms_per_query_median"] <= row["ms_per_query_p90"] and row["sentences_per_s"] > 0
+    assert "ms/query" in done.stdout and "sentence-transformers 2.7.0" in done.stdout

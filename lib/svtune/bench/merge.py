@@ -59,7 +59,9 @@ def one_alpha(run_dir: Path, cfg, catalog, alpha: float, transfer: str) -> dict:
     model = merged(run_dir, cfg, alpha, texts)
     m = evaluate_run(model, catalog, cfg)
     row = {"alpha": alpha, "mrr@10": m["retrieval"]["mrr@10"], "spearman": m["pairs_heldout"].get("spearman"),
-           "topic_mrr@10": m.get("retrieval_topics", {}).get("mrr@10"), "nonsense_max": m["collapse"]["nonsense_max"],
+           "topic_mrr@10": m.get("retrieval_topics", {}).get("mrr@10"),
+           "autogen_mrr@10": m.get("retrieval_autogen", {}).get("mrr@10"),
+           "nonsense_max": m["collapse"]["nonsense_max"],
            "threshold": m.get("calibration", {}).get("threshold"),
            "answered@10_at_0.5": m.get("calibration", {}).get("answered@10", {}).get("default")}
     for part, figures in half_figures(m["details"]).items():
@@ -82,7 +84,7 @@ def merge_sweep(run: str, alphas: list[float], transfer: str = "", out: str | Pa
               "chosen_alpha": chosen["alpha"], "rule": "best validation-half MRR@10 + Spearman; reported on the "
               "test half"}
     print_table(rows, ["alpha", "validation_mrr@10", "validation_spearman", "test_mrr@10", "test_spearman", "mrr@10",
-                       "spearman", "topic_mrr@10", "transfer_mrr@10", "nonsense_max", "threshold",
+                       "spearman", "topic_mrr@10", "autogen_mrr@10", "transfer_mrr@10", "nonsense_max", "threshold",
                        "answered@10_at_0.5"])
     print(f"chosen on the validation half: alpha {chosen['alpha']}; test half: MRR@10 {chosen['test_mrr@10']:.3f}, "
           f"Spearman {chosen['test_spearman']:.3f}")

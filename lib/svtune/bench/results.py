@@ -52,8 +52,8 @@ def against_seed(rows: list[dict], full_mode: bool) -> dict:
 
 
 FULL_COLUMNS = ["recipe", "epochs", "wall_seconds", "train_seconds", "time_to_quality_seconds", "pairs_per_second",
-                "mrr@10", "spearman_heldout", "topic_mrr@10", "transfer_mrr@10", "low_band_cosine", "nonsense_max",
-                "peak_rss_mb", "healthy"]
+                "mrr@10", "spearman_heldout", "topic_mrr@10", "autogen_mrr@10", "transfer_mrr@10", "low_band_cosine",
+                "nonsense_max", "peak_rss_mb", "healthy"]
 SPEED_COLUMNS = ["recipe", "precision", "batch_size", "steps", "pairs_per_second", "limit_pairs_per_second",
                  "share_of_limit", "real_tokens_per_pair", "padded_tokens_per_pair", "peak_rss_mb"]
 
