@@ -309,7 +309,7 @@ def test_gcs_folder_publishes_the_model_there(dc_run, tmp_path, monkeypatch):
 
     from svtune.ship import publish
     memory = fsspec.filesystem("memory")
-    monkeypatch.setattr(publish, "_filesystem", lambda uri: (memory, uri.removeprefix("gs://")))
+    monkeypatch.setattr(publish, "filesystem", lambda uri: (memory, uri.removeprefix("gs://")))
     done = export_custom_dc(dc_run, tmp_path / "output", gcs_folder="gs://owner-bucket/models/tuned")
     assert done["published"] and done["model_at"] == "gs://owner-bucket/models/tuned"
     assert memory.exists("owner-bucket/models/tuned/modules.json")

@@ -23,7 +23,6 @@ models by name, and that name also serves Data Commons' medium_ft index, which m
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -95,21 +94,10 @@ def publish_model(model_dir: Path, gcs_folder: str) -> None:
     upload: to a partial name, read back and checked, then moved into place."""
     from svtune.ship import publish as pub
     try:
-        fs, dest = pub._filesystem(gcs_folder)
+        fs, dest = pub.filesystem(gcs_folder)
     except PublishError as e:   # gcsfs not installed: one line, exit 2, nothing replaced
         raise ExportError(str(e)) from None
-    dest = dest.rstrip("/")
-    files = pub.bundle_files(model_dir)
-    man = pub.manifest(model_dir, files)
-    partial = f"{dest}.partial-{secrets.token_hex(4)}"
-    try:
-        pub._upload(fs, files, partial)
-        fs.pipe_file(f"{partial}/MANIFEST.json", json.dumps(man, indent=2).encode())
-        pub._verify(fs, partial, man["files"])
-        pub._finalize(fs, partial, dest, [*files, "MANIFEST.json"], overwrite=True)
-    except BaseException:
-        pub._remove(fs, partial)
-        raise
+    pub.put_folder(fs, dest.rstrip("/"), model_dir, pub.bundle_files(model_dir), overwrite=True)
 
 
 def replace_keeping(new: Path, final: Path) -> None:

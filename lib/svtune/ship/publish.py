@@ -86,7 +86,7 @@ def manifest(run: Path, files: dict[str, Path]) -> dict:
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": entries}
 
 
-def _filesystem(uri: str):
+def filesystem(uri: str):
     import fsspec
     try:
         return fsspec.core.url_to_fs(uri)
@@ -181,23 +181,11 @@ def bundle_files(folder: Path) -> dict[str, Path]:
             if p.is_file() and not p.is_symlink()}
 
 
-def publish(run_dir: str | Path, uri: str, overwrite: bool = False) -> str:
-    """Copy a complete run's model, config.json and metrics.json (or a whole export bundle) to an
-    fsspec URI; return the final URI."""
-    run = Path(run_dir)
-    bundle = is_bundle(run)
-    if not bundle:
-        check_run(run)
-    fs, dest = _filesystem(uri)
-    dest = dest.rstrip("/")
-    if not dest:
-        raise PublishError(f"{uri} names no folder")
-    if fs.exists(dest) and not overwrite:
-        raise PublishError(f"{uri} already exists (use --overwrite to replace it)")
-    if not bundle:
-        _ensure_card(run)
-    files = bundle_files(run) if bundle else run_files(run)
-    man = manifest(run, files)
+def put_folder(fs, dest: str, source: Path, files: dict[str, Path], overwrite: bool) -> None:
+    """`files` of folder `source` and their MANIFEST.json at `dest` on `fs`: uploaded under a partial
+    name, every file read back and checked against its sha256, then moved into place; on any failure
+    the partial upload is removed and `dest` is as it was."""
+    man = manifest(source, files)
     partial = f"{dest}.partial-{secrets.token_hex(4)}"
     _log(f"uploading {len(files)} files ({_mb(sum(e['size'] for e in man['files'].values()))}) to {partial}")
     try:
@@ -209,6 +197,24 @@ def publish(run_dir: str | Path, uri: str, overwrite: bool = False) -> str:
     except BaseException:
         _remove(fs, partial)
         raise
+
+
+def publish(run_dir: str | Path, uri: str, overwrite: bool = False) -> str:
+    """Copy a complete run's model, config.json and metrics.json (or a whole export bundle) to an
+    fsspec URI; return the final URI."""
+    run = Path(run_dir)
+    bundle = is_bundle(run)
+    if not bundle:
+        check_run(run)
+    fs, dest = filesystem(uri)
+    dest = dest.rstrip("/")
+    if not dest:
+        raise PublishError(f"{uri} names no folder")
+    if fs.exists(dest) and not overwrite:
+        raise PublishError(f"{uri} already exists (use --overwrite to replace it)")
+    if not bundle:
+        _ensure_card(run)
+    put_folder(fs, dest, run, bundle_files(run) if bundle else run_files(run), overwrite)
     final = fs.unstrip_protocol(dest)
     _log(f"published {run.name} to {final}")
     return final
