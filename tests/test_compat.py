@@ -105,7 +105,9 @@ def test_custom_dc_export_loads_and_answers_held_out_descriptions_under_the_serv
     folder = custom_dc(tmp_path, variables(HELDOUT_MIN))
     config = dict(CONFIG, params=dict(CONFIG["params"], data_dir=str(folder)))
     run = tiny_run(tmp_path / "runs", centred_copy(tiny_model_dir, tmp_path / "centred"), folder, config=config)
-    export_custom_dc(run, tmp_path / "output", cache_root=tmp_path / "cache")
+    dc_input = tmp_path / "medium.csv"
+    dc_input.write_text("dcid,sentence\nCount_Person,Population;number of people\nCount_Farm,farms\n")
+    export_custom_dc(run, tmp_path / "output", cache_root=tmp_path / "cache", dc_index=dc_input)
     custom_dc_reference(run, tmp_path / "output", tmp_path / "reference")
     check(tmp_path / "output", tmp_path / "reference", tmp_path, str(tmp_path / "cache"))
 

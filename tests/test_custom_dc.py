@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from compat.check_catalog import server_reads
 from conftest import write
 from svtune import cli
 from svtune.data.catalog import load_catalog
@@ -242,26 +243,40 @@ def read_embeddings(path: Path) -> pd.DataFrame:
 def test_export_to_custom_dc_writes_embeddings_catalog_and_the_model_at_the_cache_path(dc_run, tmp_path):
     from sentence_transformers import SentenceTransformer
     out, cache = tmp_path / "output", tmp_path / "nl_cache"
-    done = export_custom_dc(dc_run, out, cache_root=cache)
+    dc_input = write(tmp_path / "medium" / "sv_descriptions.csv",
+                     "dcid,sentence\nCount_Person,Population;number of people\nCount_Farm,farms;how many farms\n")
+    done = export_custom_dc(dc_run, out, cache_root=cache, dc_index=dc_input)
     emb_file, cat_file = out / "nl" / "embeddings" / "embeddings.csv", out / "nl" / "embeddings" / "custom_catalog.yaml"
     assert done["embeddings"] == emb_file and done["catalog"] == cat_file
     table = read_embeddings(emb_file)
     assert list(table.columns) == [*map(str, range(32)), "dcid", "sentence"]
-    owner = {d for v in variables(HELDOUT_MIN).values() for d in v["searchDescriptions"]}
-    assert set(table["sentence"]) == owner                                 # every owner sentence, held-out ones too
+    owner = {t for v in variables(HELDOUT_MIN).values()
+             for t in [v["name"], v.get("description", ""), *v["searchDescriptions"]] if t}
+    assert set(table["sentence"]) == owner              # every text of every variable, held-out ones too
     model_name = f"svtune-{dc_run.name}"
-    assert done["model_at"] == cache / "svtune-models" / model_name and (done["model_at"] / "modules.json").is_file()
+    assert done["model_at"] == cache / "goog-svtune-local-only" / model_name and (done["model_at"] / "modules.json").is_file()
     fresh = SentenceTransformer(str(done["model_at"]), device="cpu").encode(table["sentence"].tolist())
     assert np.abs(table[[str(i) for i in range(32)]].to_numpy() - fresh).max() < 1e-5
     doc = yaml.safe_load(cat_file.read_text())
     assert doc["indexes"]["user_all_minilm_mem"] == {
         "store_type": "MEMORY", "source_path": str(out / "nl"), "embeddings_path": str(emb_file),
         "healthcheck_query": "Life expectancy", "model": model_name}
+    medium = out / "nl" / "embeddings" / "medium_ft" / "embeddings.csv"   # Data Commons' index, same model
+    assert doc["version"] == "1" and doc["indexes"]["medium_ft"] == {
+        "store_type": "MEMORY", "source_path": str(dc_input), "embeddings_path": str(medium),
+        "model": model_name, "healthcheck_query": "Life expectancy"}
+    dc_table = read_embeddings(medium)
+    assert sorted(zip(dc_table["sentence"], dc_table["dcid"]))[:2] == [("Population", "Count_Person"),
+                                                                        ("farms", "Count_Farm")]
+    fresh = SentenceTransformer(str(done["model_at"]), device="cpu").encode(dc_table["sentence"].tolist())
+    assert np.abs(dc_table[[str(i) for i in range(32)]].to_numpy() - fresh).max() < 1e-5
     assert isinstance(done["threshold"], float)   # calibrated on the run's held-out answers (export.calibrate_run)
     assert doc["models"] == {model_name: {"type": "LOCAL", "usage": "EMBEDDINGS", "score_threshold": done["threshold"],
-                                          "gcs_folder": f"gs://svtune-models/{model_name}"}}
+                                          "gcs_folder": f"gs://goog-svtune-local-only/{model_name}"}}
+    assert server_reads(cat_file) == ["user_all_minilm_mem", "medium_ft"]
     text = report(done)
     assert f"placed the model at {done['model_at']}" in text and text.splitlines()[-1].startswith("next: ")
+    assert "both indexes, one model" in text and f"-v {cache}:/workspace/nl_cache" in text
     assert not [p for p in (out / "nl" / "embeddings").iterdir() if p.name.startswith(".")]   # no partial left
 
 
@@ -280,7 +295,7 @@ def test_export_again_keeps_the_old_files_as_previous_and_never_reuses_a_vector(
         "models": {"ft-final-v20230717230459-all-MiniLM-L6-v2": {
             "type": "LOCAL", "usage": "EMBEDDINGS", "score_threshold": 0.5,
             "gcs_folder": "gs://datcom-nl-models/ft_final_v20230717230459.all-MiniLM-L6-v2"}}}))
-    export_custom_dc(dc_run, out, cache_root=cache)
+    export_custom_dc(dc_run, out, cache_root=cache, owner_only=True)
     new = read_embeddings(emb_file)
     assert (new[[str(i) for i in range(32)]].to_numpy() != 0.25).all() and "c/Old" not in set(new["dcid"])
     assert read_embeddings(emb_file.with_name("embeddings.csv.previous"))["dcid"].eq("c/Old").all()
@@ -290,7 +305,7 @@ def test_export_again_keeps_the_old_files_as_previous_and_never_reuses_a_vector(
     assert index["model"] == f"svtune-{dc_run.name}"
     assert doc["models"]["ft-final-v20230717230459-all-MiniLM-L6-v2"]["gcs_folder"].startswith("gs://datcom")
     assert (emb_file.parent / "custom_catalog.yaml.previous").is_file()
-    export_custom_dc(dc_run, out, cache_root=cache)                        # a second time: one .previous each
+    export_custom_dc(dc_run, out, cache_root=cache, owner_only=True)       # a second time: one .previous each
     names = sorted(p.name for p in emb_file.parent.iterdir())
     assert names == ["custom_catalog.yaml", "custom_catalog.yaml.previous", "embeddings.csv", "embeddings.csv.previous"]
 
@@ -298,7 +313,7 @@ def test_export_again_keeps_the_old_files_as_previous_and_never_reuses_a_vector(
 def test_sentences_of_the_output_folder_are_what_gets_indexed(dc_run, tmp_path):
     out = tmp_path / "output"
     write(out / "nl" / "sentences.csv", "dcid,sentence\nc/Var0,how many poverty;poor people\nc/Var1,income\n")
-    export_custom_dc(dc_run, out, cache_root=tmp_path / "cache")
+    export_custom_dc(dc_run, out, cache_root=tmp_path / "cache", owner_only=True)
     table = read_embeddings(out / "nl" / "embeddings" / "embeddings.csv")
     assert sorted(zip(table["sentence"], table["dcid"])) == [("how many poverty", "c/Var0"), ("income", "c/Var1"),
                                                              ("poor people", "c/Var0")]
@@ -310,7 +325,7 @@ def test_gcs_folder_publishes_the_model_there(dc_run, tmp_path, monkeypatch):
     from svtune.ship import publish
     memory = fsspec.filesystem("memory")
     monkeypatch.setattr(publish, "filesystem", lambda uri: (memory, uri.removeprefix("gs://")))
-    done = export_custom_dc(dc_run, tmp_path / "output", gcs_folder="gs://owner-bucket/models/tuned")
+    done = export_custom_dc(dc_run, tmp_path / "output", gcs_folder="gs://owner-bucket/models/tuned", owner_only=True)
     assert done["published"] and done["model_at"] == "gs://owner-bucket/models/tuned"
     assert memory.exists("owner-bucket/models/tuned/modules.json")
     assert memory.exists("owner-bucket/models/tuned/MANIFEST.json")
@@ -324,11 +339,11 @@ def test_gcs_folder_publishes_the_model_there(dc_run, tmp_path, monkeypatch):
 def test_refusals_write_nothing(dc_run, tmp_path):
     out = tmp_path / "output"
     with pytest.raises(ExportError, match="gs://bucket/path"):
-        export_custom_dc(dc_run, out, gcs_folder="/local/folder")
+        export_custom_dc(dc_run, out, gcs_folder="/local/folder", owner_only=True)
     (out / "nl" / "embeddings").mkdir(parents=True)
     (out / "nl" / "embeddings" / "custom_catalog.yaml").write_text("indexes: [unclosed\n")
     with pytest.raises(DataError, match=r"custom_catalog.yaml, line \d+: invalid YAML"):
-        export_custom_dc(dc_run, out, cache_root=tmp_path / "cache")
+        export_custom_dc(dc_run, out, cache_root=tmp_path / "cache", owner_only=True)
     assert sorted(p.name for p in (out / "nl" / "embeddings").iterdir()) == ["custom_catalog.yaml"]
     assert not (tmp_path / "cache").exists()
     with pytest.raises(ExportError, match="not complete|no config.json|not a run"):
@@ -337,15 +352,24 @@ def test_refusals_write_nothing(dc_run, tmp_path):
     if importlib.util.find_spec("gcsfs") is None:   # the upload fails: nothing replaced, no partial left
         (out / "nl" / "embeddings" / "custom_catalog.yaml").write_text("indexes: {}\n")
         with pytest.raises(ExportError, match="gcsfs"):
-            export_custom_dc(dc_run, out, gcs_folder="gs://owner-bucket/tuned")
+            export_custom_dc(dc_run, out, gcs_folder="gs://owner-bucket/tuned", owner_only=True)
         assert sorted(p.name for p in (out / "nl" / "embeddings").iterdir()) == ["custom_catalog.yaml"]
         assert (out / "nl" / "embeddings" / "custom_catalog.yaml").read_text() == "indexes: {}\n"
 
 
 def test_cli_export_to_custom_dc(dc_run, tmp_path, capsys):
-    cli.main(["export", str(dc_run), "--to-custom-dc", str(tmp_path / "output"), "--cache-root", str(tmp_path / "c")])
+    with pytest.raises(SystemExit) as e:   # the run names no Data Commons index: say how to give one
+        cli.main(["export", str(dc_run), "--to-custom-dc", str(tmp_path / "output")])
+    assert e.value.code == 2 and "--dc-index" in capsys.readouterr().err and not (tmp_path / "output").exists()
+    cli.main(["export", str(dc_run), "--to-custom-dc", str(tmp_path / "output"), "--cache-root", str(tmp_path / "c"),
+              "--owner-only"])
     printed = capsys.readouterr().out
     assert "embeddings.csv" in printed and "placed the model at" in printed and "\nnext: " in printed
+    assert "the owner's index only" in printed
+    for flag in ("--onnx", "--int8", "--overwrite"):   # never ignored in silence
+        with pytest.raises(SystemExit) as e:
+            cli.main(["export", str(dc_run), "--to-custom-dc", str(tmp_path / "output"), "--owner-only", flag])
+        assert e.value.code == 2 and flag in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["export", str(dc_run), "--to", str(tmp_path / "b"), "--to-custom-dc", str(tmp_path / "o")])
 

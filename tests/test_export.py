@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from compat.check_catalog import server_reads
 from svtune.eval import threshold
 from svtune.ship import export as ex
 from svtune.ship import onnx as onnx_copy
@@ -88,7 +89,7 @@ def test_bundle_layout_and_model_in_sentence_transformers_2_7_form(run, tmp_path
     assert np.abs(encode(dest / "model", TEXTS) - encode(run / "model", TEXTS)).max() < 1e-6
 
 
-def test_catalog_yaml_env_lines_and_readme(run, tmp_path):
+def test_catalog_yaml_env_lines_and_readme(run, tmp_path, tiny_data):
     dest = export(run, tmp_path / "bundle")
     cal = json.loads((dest / "calibration.json").read_text())
     catalog = yaml.safe_load((dest / "catalog.yaml").read_text())
@@ -97,24 +98,27 @@ def test_catalog_yaml_env_lines_and_readme(run, tmp_path):
     assert model_name == f"svtune-{run.name}" and index["model"] == model_name
     assert index["store_type"] == "MEMORY" and index["embeddings_path"] == str(dest / "embeddings.csv")
     assert index["source_path"] == str(dest / "input")
-    assert model == {"type": "LOCAL", "usage": "EMBEDDINGS", "gcs_folder": f"gs://svtune-models/{model_name}",
+    assert model == {"type": "LOCAL", "usage": "EMBEDDINGS", "gcs_folder": f"gs://goog-svtune-local-only/{model_name}",
                      "score_threshold": cal["threshold"]}
+    assert catalog["version"] == "1" and server_reads(dest / "catalog.yaml") == [index_name]   # as the server reads it
+    assert cal["nonsense_searched"] == "the same index as the held-out queries"
     env = yaml.safe_load((dest / "custom_dc_env.yaml").read_text())
     assert env["default_indexes"][0] == index_name and index_name in env["enabled_indexes"]
     assert (dest / "env.list").read_text() == f"ADDITIONAL_CATALOG_PATH={dest / 'catalog.yaml'}\n"
     readme = (dest / "README.md").read_text()
     assert f"score_threshold: {cal['threshold']}" in readme
-    assert f"/workspace/nl_cache/svtune-models/{model_name}" in readme
+    assert f"/workspace/nl_cache/goog-svtune-local-only/{model_name}" in readme
     lost = cal["answers_at_or_below_nonsense"]   # the random tiny model scores nonsense as high as answers
     assert lost > 0 and f"{lost} of the {cal['in_top10']} right answers in the top 10 score no higher" in readme
-    assert cal["nonsense_queries"] >= 23 and cal["heldout_queries"] == 4   # test_card's EVAL_AFTER has 4 queries
-    assert cal["heldout_from"].startswith("eval_after.json") and max(cal["nonsense_best"].values()) < cal["threshold"]
+    assert cal["nonsense_queries"] >= 23 and cal["heldout_queries"] == 3   # tiny_data's eval/queries.csv, searched
+    assert cal["heldout_from"] == str(tiny_data / "eval" / "queries.csv")
+    assert max(cal["nonsense_best"].values()) < cal["threshold"]
 
 
 def test_without_eval_after_the_heldout_queries_are_evaluated_now(tmp_path, centred_model_dir, tiny_data):
     run = tiny_run(tmp_path / "runs", centred_model_dir, tiny_data, evals=False)
     cal = json.loads((export(run, tmp_path / "out" / "bundle") / "calibration.json").read_text())
-    assert cal["heldout_queries"] == 3 and cal["heldout_from"] == f"{tiny_data / 'eval' / 'queries.csv'}, evaluated now"
+    assert cal["heldout_queries"] == 3 and cal["heldout_from"] == str(tiny_data / "eval" / "queries.csv")
 
 
 def test_embeddings_csv_from_the_catalog_is_fresh_and_one_row_per_sentence(run, tmp_path, tiny_data):
@@ -170,6 +174,7 @@ def test_existing_destination_needs_overwrite_and_old_vectors_are_never_reused(r
     stale = pd.DataFrame({**{str(i): [9.0] for i in range(32)}, "dcid": ["Count_Person_Female"],
                           "sentence": ["women"]})
     stale.to_csv(dest / "embeddings.csv", index=False)
+    (dest / ex.BUNDLE_MARKER).write_text("{}\n")   # a bundle svtune wrote: --overwrite may replace it
     with pytest.raises(ExportError, match="already exists"):
         export(run, dest)
     assert pd.read_csv(dest / "embeddings.csv").equals(stale)

@@ -166,7 +166,8 @@ def test_existing_destination_needs_overwrite(run, dest, tmp_path):
     assert not fs.exists(f"{path}/old.txt")
     manifest = json.loads(fs.cat_file(f"{path}/MANIFEST.json"))
     assert sha(fs.cat_file(f"{path}/model/model.safetensors")) == manifest["files"]["model/model.safetensors"]["sha256"]
-    assert siblings(dest) == ["statvar-v1"]  # neither .partial- nor .replaced- left
+    assert siblings(dest) == ["statvar-v1", "statvar-v1.previous"]  # no .partial- left; the old copy kept
+    assert fs.cat_file(f"{path}.previous/old.txt") == b"previous model"
 
 
 def test_cli_errors_are_one_line_exit_2(run, tmp_path, capsys):
@@ -275,8 +276,9 @@ def test_push_to_hub_refuses_incomplete_run_without_any_request(tmp_path, tiny_m
     assert hub.requests == []
 
 
-def test_cli_hub(run, hub, capsys):
-    assert main([str(run), "--hub", "my-org/statvar-test", "--token", "hf_fake"]) == 0
+def test_cli_hub(run, hub, capsys, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_fake")   # the token comes from the environment, never the command line
+    assert main([str(run), "--hub", "my-org/statvar-test"]) == 0
     assert capsys.readouterr().out.strip().endswith("/commit/" + "a" * 40)
     assert len(hub.commits) == 1
     assert hub.created[0].get("visibility") != "private" and not hub.created[0].get("private")

@@ -161,4 +161,7 @@ def test_a_killed_run_resumes_and_two_runs_at_once_both_finish(tiny_model_dir, t
     assert out.returncode == 0, out.stderr[-2000:]
     from pathlib import Path
     resumed = Path(out.stdout.strip().splitlines()[-1])
+    # `auto` is decided once per machine and a resumed run keeps its own: all three train in one precision
+    precisions = {json.loads((f / "config.json").read_text())["precision"] for f in (resumed, *map(Path, finished))}
+    assert len(precisions) == 1, precisions
     np.testing.assert_allclose(embeddings(resumed), embeddings(Path(finished[0])), atol=1e-5)

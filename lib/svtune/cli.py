@@ -105,6 +105,10 @@ def _eval_verbs(verb) -> None:
     p.add_argument("--merge", metavar="RUN", help="merge a finished run toward its base model at --alphas, alpha "
                    "chosen on a validation half of the held-out sets and reported on the other half")
     p.add_argument("--alphas", default="1,0.9,0.8,0.7,0.6,0.5", help="with --merge: the alphas to try")
+    p.add_argument("--served", action="store_true", help="issue 33's targets: a custom DC run with -p dc_dir, a "
+                   "Data Commons small run for its cost, the export of both indexes, the served search's table")
+    p.add_argument("--reference", metavar="RUN", help="with --served: a finished Data Commons small run to time "
+                   "against instead of training one")
     p.add_argument("--scale-one", nargs=2, metavar=("N", "FOLDER"), help=argparse.SUPPRESS)
     p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="same as `svtune compare`")
     p.add_argument("--fresh", action="store_true", help="with --compare: evaluate both again now")
@@ -118,13 +122,19 @@ def _ship_verbs(verb) -> None:
     dest.add_argument("--to-custom-dc", metavar="OUTPUT_FOLDER",
                       help="a custom Data Commons' output folder: write nl/embeddings/embeddings.csv and "
                            "custom_catalog.yaml there (old ones kept as *.previous)")
-    p.add_argument("--cache-root", help="with --to-custom-dc and no --gcs-folder: the server's local model cache "
-                                        "(default /workspace/nl_cache where it exists, else /tmp)")
+    p.add_argument("--cache-root", help="with --to-custom-dc: place the model at CACHE_ROOT/<bucket>/<path> of its "
+                                        "gcs_folder, as the server reads it (default /workspace/nl_cache where "
+                                        "it exists, else a private outputs/nl_cache)")
+    p.add_argument("--dc-index", help="with --to-custom-dc: Data Commons' medium index to re-encode (its dcid,sentence "
+                                      "input, or the server's medium_ft embeddings.csv); default: the run's dc_index")
+    p.add_argument("--owner-only", action="store_true", help="with --to-custom-dc: the owner's index alone "
+                                                             "(medium_ft keeps Data Commons' 2023 model)")
     p.add_argument("--index", help="a Data Commons input folder of dcid,sentence CSVs (default: the run's catalog)")
     p.add_argument("--onnx", action="store_true", help="also an ONNX copy of the model (kept if it keeps quality)")
     p.add_argument("--int8", action="store_true", help="also an int8-quantized ONNX copy (implies --onnx)")
     p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--gcs-folder", help="the gs://bucket/path the server will load the model from")
+    p.add_argument("--gcs-folder", help="your gs://bucket/path the server loads the model from (uploaded there "
+                                        "unless --cache-root places it locally)")
 
     p = verb("publish", "publish a finished run to a folder, a bucket or the Hugging Face Hub")
     p.add_argument("run", help="a finished run folder, e.g. outputs/runs/<run>, or a bundle from svtune export")
@@ -133,7 +143,8 @@ def _ship_verbs(verb) -> None:
     where.add_argument("--hub", metavar="REPO_ID", help="Hugging Face model repo, e.g. my-org/statvar-minilm")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --to destination")
     p.add_argument("--private", action="store_true", help="create the Hub repo private")
-    p.add_argument("--token", help="Hugging Face token (default: HF_TOKEN or the saved login)")
+    p.add_argument("--token", help="refused: a token on the command line shows in ps and shell history; "
+                                   "set HF_TOKEN or run `hf auth login` (huggingface-cli login)")
 
 
 def _tool_verbs(verb) -> None:
@@ -216,6 +227,9 @@ def _bench(args):
     from pathlib import Path
 
     from svtune.bench import compare, merge, results, scale, sweep
+    if args.served:
+        from svtune.bench.served import served_bench
+        return served_bench(run_params(args), _here(args.reference), args.out)
     if args.merge:
         return merge.merge_sweep(args.merge, [float(a) for a in args.alphas.split(",")], args.transfer, args.out)
     if args.sweep:
@@ -231,26 +245,44 @@ def _bench(args):
     return results.run_bench(args.full, recipes, args.steps, run_params(args), args.out, args.transfer)
 
 
+def _here(path: str | None) -> str | None:
+    """A path from the command line, a relative one taken from the current folder (as every CLI tool does;
+    svtune.paths.resolve takes it from the repo root, which is for paths inside config files)."""
+    return None if path is None else os.path.abspath(os.path.expanduser(path))
+
+
 def _export(args):
+    run, index = _here(args.run), _here(args.index)
     if args.to_custom_dc:
+        unused = [f for f, on in (("--onnx", args.onnx), ("--int8", args.int8), ("--index", args.index),
+                                  ("--overwrite", args.overwrite)) if on]
+        if unused:   # never ignored in silence: the custom DC export has no use for them
+            fail(f"{', '.join(unused)} cannot be used with --to-custom-dc (it writes into nl/embeddings/, keeping "
+                 "old files as *.previous; --dc-index names Data Commons' index)")
         from svtune.ship.custom_dc import export_custom_dc, report
-        print(report(export_custom_dc(args.run, args.to_custom_dc, args.gcs_folder, args.cache_root)))
+        print(report(export_custom_dc(run, _here(args.to_custom_dc), args.gcs_folder, _here(args.cache_root),
+                                      _here(args.dc_index), args.owner_only)))
         return
+    if args.dc_index or args.owner_only or args.cache_root:
+        fail("--dc-index, --owner-only and --cache-root go with --to-custom-dc")
     from svtune.ship.export import export
-    print(export(args.run, args.to, index=args.index, onnx=args.onnx or args.int8, int8=args.int8,
+    print(export(run, _here(args.to), index=index, onnx=args.onnx or args.int8, int8=args.int8,
                  overwrite=args.overwrite, gcs_folder=args.gcs_folder))
 
 
 def _publish(args):
+    if args.token is not None:
+        fail("--token is refused: a token on the command line shows in ps and shell history; set HF_TOKEN "
+             "or run `hf auth login` (huggingface-cli login) and publish again")
     from svtune.ship.publish import command
-    code = command(args.run, args.to, args.hub, args.overwrite, args.private, args.token)
+    code = command(_here(args.run), args.to, args.hub, args.overwrite, args.private)
     if code:
         raise SystemExit(code)
 
 
 def _fetch(args):
     from svtune.model.fetch import command
-    return command(args.name, args.dest, args.list)
+    return command(args.name, _here(args.dest), args.list)
 
 
 def _clean(args):

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from check_catalog import server_reads
 from datasets import load_dataset
 from sentence_transformers import SentenceTransformer, __version__, util
 
@@ -86,6 +87,14 @@ def main(bundle: Path, reference: Path, cache_root: str | None = None) -> None:
         assert got == want, f"{query!r}: top result {got}, expected {want}"
 
     assert entry["gcs_folder"].startswith("gs://") and isinstance(entry["score_threshold"], float), entry
+    custom = bundle / "nl" / "embeddings" / "custom_catalog.yaml"
+    catalog_file = custom if custom.is_file() else bundle / "catalog.yaml"
+    indexes = server_reads(catalog_file)   # as nl_server/config_reader.py reads it, after Data Commons' own
+    for name, index in yaml.safe_load(catalog_file.read_text())["indexes"].items():
+        _, vectors = load_index(Path(index["embeddings_path"]))
+        assert vectors.shape[1] == model.get_sentence_embedding_dimension(), f"index {name}: {vectors.shape}"
+        print(f"index {name}: {vectors.shape[0]} sentences, model {index['model']}")
+    print(f"catalog OK: indexes {indexes}")
     print(f"bundle OK: {len(dcids)} sentences, model {name}, score_threshold {entry['score_threshold']}")
 
 

@@ -26,6 +26,7 @@ def _fresh_details(spec: str) -> dict:
     """`RUN`'s tuned model (or `RUN:before`, its base model) evaluated now, on the held-out
     files as they are today: runs evaluated on an older held-out set become comparable."""
     from svtune.data.catalog import load_catalog
+    from svtune.data.heldout import seed_for
     from svtune.eval.evaluate import evaluate_run
     from svtune.model.load import load_model
     folder, _, stage = spec.partition(":")
@@ -34,7 +35,8 @@ def _fresh_details(spec: str) -> dict:
         raise SystemExit(f"{folder}: not a run folder (no config.json)")
     cfg = config_of(folder)
     model = load_model(cfg.base_model if stage == "before" else str(folder / "model"))
-    catalog = load_catalog(cfg.data_dir, cfg.size, cfg.max_statvars, warn=False)
+    catalog = load_catalog(cfg.data_dir, cfg.size, cfg.max_statvars, warn=False, heldout_seed=seed_for(cfg),
+                           eval_dir=cfg.eval_dir)   # the run's own held-out texts, never a default seed
     print(f"evaluating {spec} on today's held-out files ...")
     return evaluate_run(model, catalog, cfg)["details"]
 

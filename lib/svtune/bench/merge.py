@@ -75,9 +75,11 @@ def merge_sweep(run: str, alphas: list[float], transfer: str = "", out: str | Pa
     """Every alpha; the one with the best validation-half MRR@10 + Spearman (ties: the larger alpha)."""
     from svtune.bench.compare import config_of
     from svtune.data.catalog import load_catalog
+    from svtune.data.heldout import seed_for
     run_dir = paths.finished_run(run)
     cfg = config_of(run_dir)
-    catalog = load_catalog(cfg.data_dir, cfg.size, warn=False)
+    catalog = load_catalog(cfg.data_dir, cfg.size, warn=False, heldout_seed=seed_for(cfg),
+                           eval_dir=cfg.eval_dir)   # the run's own held-out texts, never a default seed
     rows = [one_alpha(run_dir, cfg, catalog, a, transfer) for a in alphas]
     chosen = max(rows, key=lambda r: (r["validation_mrr@10"] + r["validation_spearman"], r["alpha"]))
     result = {"mode": "merge", "run": str(run_dir), "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from svtune.data.csvio import DataError, glob_files, parse_score, read_rows, split_list
+from svtune.data.leaks import HeldOut
 from svtune.data.topics import TOPIC, Hierarchy, read_topics, restrict
 
 CATALOG_COLUMNS = ["dcid", "Name", "Description", "Override_Alternatives", "Curated_Alternatives"]
@@ -84,6 +85,8 @@ class Catalog:
     # A custom Data Commons without eval/ (data/custom_dc.py): its held-out search descriptions
     # [(text, [dcid])], never trained on; None for every other catalog.
     heldout_queries: list | None = None
+    # Curated pairs that share a text with a held-out pair without being one: counted, not refused (leaks.py).
+    heldout_shared: int = 0
 
     @property
     def num_statvars(self) -> int:
@@ -130,10 +133,11 @@ def _read_statvars(path: Path, autogen: bool, out: dict[str, StatVar], notes: li
 
 
 def load_catalog(data_dir: Path | str, size: str = "small", max_statvars: int | None = None,
-                 warn: bool = True, heldout_seed: int | None = 42) -> Catalog:
+                 warn: bool = True, heldout_seed: int | None = 42, eval_dir: str = "") -> Catalog:
     """Read the catalog of `size` from `data_dir`, validated; see the module docstring. A custom Data
     Commons folder (config.json, or an importer's nl/sentences.csv) is read by data/custom_dc.py, which
-    holds out search descriptions with `heldout_seed` when it has no eval/ (None: hold out nothing)."""
+    holds out search descriptions with `heldout_seed` when it has no eval/ (None: hold out nothing).
+    Curated pairs are checked against the held-out sets `eval_dir` names (data/leaks.py: heldout_folder)."""
     if size not in SIZE_AUTOGEN:
         raise DataError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
     data_dir = Path(data_dir)
@@ -143,7 +147,7 @@ def load_catalog(data_dir: Path | str, size: str = "small", max_statvars: int | 
     from svtune.data.custom_dc import custom_dc_kind, load_custom_dc
     kind = custom_dc_kind(data_dir)
     if kind:
-        catalog = load_custom_dc(data_dir, kind, max_statvars, heldout_seed=heldout_seed)
+        catalog = load_custom_dc(data_dir, kind, max_statvars, heldout_seed=heldout_seed, eval_dir=eval_dir)
         for n in catalog.warnings if warn else []:
             warnings.warn(n, stacklevel=2)
         return catalog
@@ -176,12 +180,14 @@ def load_catalog(data_dir: Path | str, size: str = "small", max_statvars: int | 
     if unknown and max_statvars is None:
         notes.append(f"{unknown} alternatives row(s) name a dcid that is not in the {size} catalog; ignored")
 
-    pairs = read_all_pairs(data_dir, files, notes)
+    pairs = read_all_pairs(data_dir, files, notes, eval_dir=eval_dir)
     hierarchy = _add_topics(data_dir / "topics", statvars, files, notes)
     if warn:
         for n in notes:
             warnings.warn(n, stacklevel=2)
-    return Catalog(statvars, pairs, files, notes, unknown, hierarchy)
+    catalog = Catalog(statvars, pairs, files, notes, unknown, hierarchy)
+    catalog.heldout_shared = HeldOut.of(data_dir, eval_dir).shared(pairs)
+    return catalog
 
 
 def _add_topics(folder: Path, statvars: dict[str, StatVar], files: list[Path], notes: list[str]) -> Hierarchy | None:
@@ -235,22 +241,25 @@ def check_pair_labels(pairs: list[CuratedPair]) -> None:
 
 
 def read_all_pairs(data_dir: Path, files: list[Path] | None = None, notes: list[str] | None = None,
-                   check_leaks: bool = True) -> list[CuratedPair]:
+                   check_leaks: bool = True, eval_dir: str = "") -> list[CuratedPair]:
     """finetuning/sentence_pairs.csv joined with the playground's curation file (CURATION_FILE, when
     present): a curation row overrides the same pair in sentence_pairs.csv (the playground asked before
-    writing it). The curation file must not hold a held-out text (data/leaks.py: a DataError with file
-    and line); sentence_pairs.csv is not checked (leaks.py says why; `leaks.counts` counts its leaking rows)."""
-    from svtune.data.leaks import HeldOut
+    writing it). With `check_leaks` (data/leaks.py), a held-out query or held-out pair in either file is a
+    DataError with file and line (a known row of Data Commons' read-only file is dropped with a note), and
+    the curation file may hold no held-out text at all (the playground refuses them before writing)."""
+    held = HeldOut.of(data_dir, eval_dir) if check_leaks else None
     pairs_file, curated_file = data_dir / PAIRS_FILE, data_dir / CURATION_FILE
     pairs = read_sentence_pairs(pairs_file)
+    if held is not None:
+        pairs = held.screen(pairs, notes)
     files = [] if files is None else files
     files.append(pairs_file)
     if not curated_file.exists():
         return pairs
     curated = read_sentence_pairs(curated_file)
     files.append(curated_file)
-    if check_leaks:
-        HeldOut.of(data_dir).refuse(curated)
+    if held is not None:
+        held.refuse(curated)
     mine = {pair_key(p.sentence_1, p.sentence_2) for p in curated}
     kept = [p for p in pairs if pair_key(p.sentence_1, p.sentence_2) not in mine]
     if notes is not None and len(kept) < len(pairs):

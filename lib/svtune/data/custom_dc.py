@@ -185,12 +185,13 @@ def _topics(folder: Path, groups: dict, path: Path, files: list[Path], notes: li
 
 
 def load_custom_dc(folder: Path, kind: str, max_statvars: int | None = None, notes: list[str] | None = None,
-                   heldout_seed: int | None = 42):
+                   heldout_seed: int | None = 42, eval_dir: str = ""):
     """The Catalog of a custom DC folder (module docstring). With `heldout_seed` and no eval/ of its own,
     one search description of each variable with at least 3 is held out (heldout.py), chosen from the
     whole catalog before `max_statvars` cuts it."""
     from svtune.data.catalog import Catalog, read_sentence_pairs
     from svtune.data.heldout import hold_out
+    from svtune.data.leaks import HeldOut
     notes = [] if notes is None else notes
     source = folder / (CONFIG if kind == "config" else SENTENCES)
     files = [source]
@@ -200,9 +201,9 @@ def load_custom_dc(folder: Path, kind: str, max_statvars: int | None = None, not
         statvars, groups = read_sentences(source, notes), {}
     if not statvars:
         raise DataError("no variable with a name or search descriptions", source)
-    pairs = []
+    pairs, held = [], HeldOut.of(folder, eval_dir)   # its own eval/ or `eval_dir` (leaks.heldout_folder)
     if (folder / PAIRS).exists():
-        pairs = read_sentence_pairs(folder / PAIRS)
+        pairs = held.screen(read_sentence_pairs(folder / PAIRS), notes)
         files.append(folder / PAIRS)
     topics = _topics(folder, groups, source, files, notes)
     heldout = None
@@ -212,6 +213,6 @@ def load_custom_dc(folder: Path, kind: str, max_statvars: int | None = None, not
         statvars = dict(list(statvars.items())[:max_statvars])
     from svtune.data.catalog import attach_topics
     hierarchy = attach_topics(topics, statvars) if topics else None
-    catalog = Catalog(statvars, pairs, files, notes, 0, hierarchy)
+    catalog = Catalog(statvars, pairs, files, notes, 0, hierarchy, heldout_shared=held.shared(pairs))
     catalog.heldout_queries = heldout
     return catalog

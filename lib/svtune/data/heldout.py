@@ -72,5 +72,8 @@ def check_count(queries: list | None, source: Path | str | None) -> None:
 
 def seed_for(cfg) -> int | None:
     """The seed a run holds out search descriptions with: its own, unless it names its held-out sets
-    (`eval_dir`, or `none` for no evaluation), when nothing is held out."""
+    (`eval_dir`, or `none` for no evaluation), when nothing is held out. `cfg`: a RunConfig, or a run's
+    config.json params (what every tool that evaluates a run again must use, never a seed of its own)."""
+    if isinstance(cfg, dict):   # RunConfig's defaults: seed 42, no eval_dir
+        return None if cfg.get("eval_dir") else cfg.get("seed", 42)
     return None if cfg.eval_dir else cfg.seed

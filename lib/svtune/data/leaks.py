@@ -9,19 +9,22 @@
 A held-out text is a query of eval/queries.csv or eval/topic_queries.csv, or either sentence of
 eval/pairs.csv, compared case-insensitively after trimming (catalog.text_key). The held-out folder is
 found by `heldout_folder`, which eval.evaluate.eval_files uses too (`eval_dir`, else <data_dir>/eval,
-else the repo's data/eval; `eval_dir` "none": no held-out sets, nothing leaks). Where the load-time rule
-applies: the playground's curation file (data/curation.py) is refused when it leaks; the hand-curated
-finetuning/sentence_pairs.csv is not checked, because today's files already share texts with the held-out
-pairs (repo data/: 43 of 223 rows; Data Commons': 35 of 125, one of them a held-out pair itself) and
-refusing them would break every run (tests/test_data.py only keeps held-out queries and held-out pairs,
-as pairs, out of training).
+else the repo's data/eval; `eval_dir` "none": no held-out sets, nothing leaks). At load time:
+- the playground's curation file (data/curation.py) is refused when it holds any held-out text;
+- every curated pairs file (finetuning/sentence_pairs.csv, a custom DC's too) is refused when a row holds a
+  held-out query or is a held-out pair (either order, any case) (`screen`). One file is known to: Data
+  Commons' shipped, read-only sentence_pairs.csv (by its sha256, SHIPPED_LEAKS), whose line 5 is the held-out
+  pair "african americans ~ black and african american demographic": that row is dropped with a notice;
+- a row that merely shares a text with a held-out pair is counted (`shared`; metrics.json data.heldout_shared),
+  not refused: today's files share 43 of 223 rows (repo data/) and 35 of 125 (Data Commons').
 `python -m svtune.data.leaks DATA_DIR` counts them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from svtune import paths
@@ -29,6 +32,9 @@ from svtune.data.csvio import DataError, read_rows
 
 HELD_OUT = (("queries.csv", ("query",)), ("pairs.csv", ("sentence_1", "sentence_2")),
             ("topic_queries.csv", ("query",)))
+# sha256 of curated files we cannot edit whose exact held-out pairs are dropped with a notice, not refused:
+# Data Commons' finetuning/sentence_pairs.csv (../shared/datacommons, read-only; 1 such row of 125, line 5).
+SHIPPED_LEAKS = {"8df0bf476a1fba9fc568bf79e002bf030d10a96f53b5df116310b02f1167b933": "Data Commons' shipped file"}
 
 
 def _key(text: str) -> str:
@@ -56,11 +62,13 @@ class HeldOut:
     """Every held-out text (key) -> where it first occurs: (file, line, column)."""
     texts: dict[str, tuple[str, int, str]]
     folder: Path | None = None
+    queries: set[str] = field(default_factory=set)                         # held-out query keys
+    pairs: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)   # pair key -> (file, line)
 
     @classmethod
     def of(cls, data_dir: Path | str, eval_dir: str = "") -> HeldOut:
         folder = heldout_folder(data_dir, eval_dir)
-        texts: dict[str, tuple[str, int, str]] = {}
+        held = cls({}, folder)
         for name, columns in HELD_OUT if folder else ():
             path = folder / name
             if not path.exists():
@@ -68,8 +76,12 @@ class HeldOut:
             for row in read_rows(path, list(columns)):
                 for col in columns:
                     if row.cells[col].strip():
-                        texts.setdefault(_key(row.cells[col]), (str(path), row.line, col))
-        return cls(texts, folder)
+                        held.texts.setdefault(_key(row.cells[col]), (str(path), row.line, col))
+                if len(columns) == 2:
+                    held.pairs.setdefault(_pair_key(*(row.cells[c] for c in columns)), (str(path), row.line))
+                else:
+                    held.queries.add(_key(row.cells[columns[0]]))
+        return held
 
     def reason(self, text: str) -> str | None:
         """Why `text` may not be trained on (one line), or None."""
@@ -98,6 +110,40 @@ class HeldOut:
             p, col, why = bad[0]
             more = f" ({len(bad) - 1} more row(s) leak too)" if len(bad) > 1 else ""
             raise DataError(why + more, Path(p.file), p.line, col)
+
+
+    def screen(self, pairs: list, notes: list[str] | None = None) -> list:
+        """The curated pairs that may be trained on. A row holding a held-out query, or that is a held-out
+        pair, is a DataError naming its file and line; in a file of SHIPPED_LEAKS it is dropped, with a notice."""
+        kept, shipped = [], {}
+        for p in pairs:
+            query = next((c for c in ("sentence_1", "sentence_2") if _key(getattr(p, c)) in self.queries), None)
+            if query:
+                raise DataError(self.reason(getattr(p, query)), Path(p.file), p.line, query)
+            where = self.pairs.get(_pair_key(p.sentence_1, p.sentence_2))
+            if where is None:
+                kept.append(p)
+                continue
+            why = (f"the pair {p.sentence_1!r} ~ {p.sentence_2!r} is the held-out pair {where[0]}, line {where[1]} "
+                   "(either order, any case): training on it would inflate the held-out figures")
+            if p.file not in shipped:
+                shipped[p.file] = SHIPPED_LEAKS.get(hashlib.sha256(Path(p.file).read_bytes()).hexdigest())
+            if not shipped[p.file]:
+                raise DataError(why + "; remove the row", Path(p.file), p.line)
+            if notes is not None:
+                notes.append(f"{p.file}, line {p.line}: {why}; dropped from training ({shipped[p.file]}, "
+                             "which svtune cannot edit)")
+        return kept
+
+    def shared(self, pairs: list) -> int:
+        """How many curated pairs share a text with a held-out pair without being one (counted, not refused)."""
+        texts = {t for key in self.pairs for t in key}
+        return sum(1 for p in pairs if {_key(p.sentence_1), _key(p.sentence_2)} & texts)
+
+
+def _pair_key(a: str, b: str) -> tuple[str, str]:
+    a, b = _key(a), _key(b)      # = catalog.pair_key: either order, any case
+    return (a, b) if a <= b else (b, a)
 
 
 def counts(data_dir: Path | str, eval_dir: str = "") -> dict:

@@ -157,7 +157,7 @@ def evaluate_model(model, index_rows, queries, heldout_pairs, curated_pairs=(), 
         out["retrieval_topics"], out["details"]["topic_queries"] = evaluate_retrieval(index, topic_queries)
     if qdetails:   # the score threshold to serve this model with, and answered@10 (threshold.py)
         nonsense = [top[0][1] for top in index.search([*read_nonsense(), *NONSENSE_QUERIES], k=1)]
-        out["calibration"] = calibration(expected_scores(qdetails), nonsense)
+        out["calibration"] = calibration(expected_scores(qdetails), nonsense, queries=[q["query"] for q in qdetails])
     return out
 
 
@@ -165,8 +165,8 @@ def evaluate_run(model, catalog, cfg) -> dict:
     """A run's evaluation: its catalog as the index, the held-out files, the curated pairs."""
     from svtune.data.catalog import load_catalog
     from svtune.data.heldout import label, seed_for
-    full = load_catalog(cfg.data_dir, cfg.size, warn=False, heldout_seed=seed_for(cfg)) if cfg.max_statvars \
-        else catalog
+    full = catalog if not cfg.max_statvars else \
+        load_catalog(cfg.data_dir, cfg.size, warn=False, heldout_seed=seed_for(cfg), eval_dir=cfg.eval_dir)
     qfile, pfile, tfile = eval_files(cfg)
     own = full.heldout_queries if not (qfile or pfile) else None   # a custom DC's own held-out words
     queries = read_queries(qfile) if qfile else list(own or [])

@@ -99,6 +99,7 @@ class Playground:
     def __init__(self, run: str | Path = ""):
         from svtune.data.catalog import load_catalog
         from svtune.data.formats import index_from_catalog, names_from_catalog
+        from svtune.data.heldout import seed_for
         from svtune.eval.evaluate import Index
         from svtune.model.load import load_model
 
@@ -106,7 +107,8 @@ class Playground:
         self.config = json.loads((self.run / "config.json").read_text(encoding="utf-8"))
         params = self.config["params"]
         self.base_model = params["base_model"]
-        catalog = load_catalog(paths.data_dir(params.get("data_dir")), params["size"], warn=False)
+        catalog = load_catalog(paths.data_dir(params.get("data_dir")), params["size"], warn=False,
+                               heldout_seed=seed_for(params), eval_dir=params.get("eval_dir", ""))   # the run's own
         rows = index_from_catalog(catalog)
         evals = self.run / "eval_after.json"
         saved = json.loads(evals.read_text(encoding="utf-8")).get("names", {}) if evals.is_file() else {}

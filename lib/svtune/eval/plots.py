@@ -310,3 +310,4 @@ def retrieval_vs_ranking(rows: list[dict], mrr_gain: float = MRR_GAIN_TARGET):
            title="Retrieval vs ranking (red: breaks a no-collapse rule)")
     fig.tight_layout()
     return fig
+

@@ -81,6 +81,7 @@ def run_diff(a: str | Path, b: str | Path) -> dict:
     """The rank diff of run `a` (before) vs run `b` (after); see the module docstring."""
     from svtune.data.catalog import load_catalog
     from svtune.data.formats import index_from_catalog, names_from_catalog
+    from svtune.data.heldout import seed_for
     sa, sb = _spec(a), _spec(b)
     evals = [json.loads((f / f"eval_{stage}.json").read_text(encoding="utf-8")) for f, stage in (sa, sb)]
     qa, qb = (e.get("details", {}).get("queries", []) for e in evals)
@@ -88,7 +89,8 @@ def run_diff(a: str | Path, b: str | Path) -> dict:
         qa = qb = []     # different held-out sets: only the labelled queries are comparable
     params = _params(sb[0])
     data_dir = paths.data_dir(params.get("data_dir"))
-    catalog = load_catalog(data_dir, params["size"], warn=False)
+    catalog = load_catalog(data_dir, params["size"], warn=False, heldout_seed=seed_for(params),
+                           eval_dir=params.get("eval_dir", ""))   # run B's own held-out texts
     names = {**evals[0].get("names", {}), **evals[1].get("names", {}), **names_from_catalog(catalog)}
     held = {q["query"] for q in qb}
     labelled = [(q, e) for q, e in labelled_queries(data_dir, names) if q not in held]

@@ -65,7 +65,9 @@ def _logged(folder: Path, params: dict, report_queries: str | None):
     """(query, tuned top-k) of the query log, and the catalog; ([], catalog) without a log."""
     from svtune.data.catalog import load_catalog
     from svtune.data.formats import index_from_catalog, read_queries
-    catalog = load_catalog(paths.data_dir(params.get("data_dir")), params["size"], warn=False)
+    from svtune.data.heldout import seed_for
+    catalog = load_catalog(paths.data_dir(params.get("data_dir")), params["size"], warn=False,
+                           heldout_seed=seed_for(params), eval_dir=params.get("eval_dir", ""))   # the run's own
     source = report_queries or params.get("report_queries")
     if not source:
         return [], catalog

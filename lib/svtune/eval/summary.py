@@ -51,6 +51,15 @@ def serving_line(before: dict, after: dict) -> str:
             f"{b['default']:.3f} at {before['default']})")
 
 
+def shared_line(data: dict) -> str:
+    """How many curated training pairs share a text with a held-out pair (data/leaks.py): allowed, but said."""
+    n = data.get("heldout_shared")
+    if not n:
+        return ""
+    return (f"{n} curated training pair(s) share a text with a held-out pair (never a whole held-out pair or a "
+            "held-out query): the held-out pairs are not wholly unseen")
+
+
 def summary(run_dir: str | Path) -> str:
     """The terminal summary of a finished run."""
     metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
@@ -64,6 +73,8 @@ def summary(run_dir: str | Path) -> str:
                  table(metrics).to_string(index=False)]
     if after.get("heldout"):   # a custom Data Commons evaluated on its owner's own words (data/heldout.py)
         lines.insert(1, f"{after['heldout']} (never trained on)")
+    if line := shared_line(metrics.get("data") or {}):
+        lines.insert(1, line)
     health = metrics.get("health") or {}
     if health:
         lines.append("health: ok" if health.get("ok") else "health: FAILED: " + "; ".join(health["problems"]))

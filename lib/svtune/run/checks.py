@@ -61,7 +61,7 @@ def check_inputs(params: dict, given: set[str] | None = None) -> RunConfig:
         params = resume_params(params, given)
     cfg = make_config(**{k: v for k, v in params.items() if k != "run_dir"})
     # the whole catalog: what evaluation searches (a custom DC's held-out search descriptions taken out)
-    catalog = load_catalog(cfg.data_dir, cfg.size, warn=False, heldout_seed=seed_for(cfg))
+    catalog = load_catalog(cfg.data_dir, cfg.size, warn=False, heldout_seed=seed_for(cfg), eval_dir=cfg.eval_dir)
     queries, pairs, topic_queries = eval_files(cfg)
     if not (queries or pairs):
         check_count(catalog.heldout_queries, catalog.files[0])
@@ -71,6 +71,9 @@ def check_inputs(params: dict, given: set[str] | None = None) -> RunConfig:
             rows = read(path)
             if path == queries:   # topic queries only score the topics a catalog has: not checked
                 check_coverage(rows, known, path)
+    if cfg.dc_dir:
+        from svtune.run.served import check_served
+        check_served(cfg, catalog)
     if cfg.report_queries:
         read_queries(paths.resolve(cfg.report_queries))
     _, info = resolve_base_model(cfg.base_model)

@@ -19,6 +19,7 @@ from pathlib import Path
 from svtune import paths
 from svtune.data.catalog import SIZES
 from svtune.data.csvio import DataError
+from svtune.data.served import default_dc_index
 from svtune.train import recipes
 
 DEFAULT_BASE_MODEL = "all-MiniLM-L6-v2"
@@ -41,6 +42,8 @@ class RunConfig:
     max_steps: int | None = None       # stop each stage after this many steps (None: whole epochs)
     precision: str = "auto"            # auto (bf16 where it measures faster) | fp32 | bf16
     eval_dir: str = ""                 # held-out queries.csv/pairs.csv; "": <data_dir>/eval, else data/eval; none
+    dc_dir: str = ""                   # a custom DC: Data Commons' catalog served beside it, trained on too (served.py)
+    dc_index: str = ""                 # Data Commons' medium index it is merged with; "": dc_dir's preindex/medium
     teacher: str = ""                  # a model that grades pairs for the recipe's teacher knobs (teacher.py)
     report_queries: str = ""           # queries for rank_diff.html; "": the held-out queries
     resume: str = ""                   # an interrupted run's folder: continue it from its last checkpoint
@@ -103,6 +106,12 @@ def make_config(**params) -> RunConfig:
             raise DataError(f"{key} must be a {'non-negative' if least == 0 else 'positive'} whole number, "
                             f"got {value!r}")
     cfg.data_dir = str(paths.data_dir(cfg.data_dir))
+    if cfg.dc_dir:
+        cfg.dc_dir = str(paths.resolve(cfg.dc_dir))
+        cfg.dc_index = str(paths.resolve(cfg.dc_index or default_dc_index(cfg.dc_dir)))
+    elif cfg.dc_index:
+        raise DataError("dc_index names Data Commons' index beside a custom DC: it needs -p dc_dir (Data Commons' "
+                        "catalog, e.g. ../shared/datacommons)")
     cfg.overrides = parse_overrides(cfg.overrides)
     recipe = recipes.get(cfg.recipe)
     lifted = {k: getattr(cfg, k) for k in ("epochs", "batch_size", "learning_rate") if getattr(cfg, k) is not None}

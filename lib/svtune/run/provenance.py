@@ -78,14 +78,17 @@ def environment(device: str = "") -> dict:
             "git_commit": git_commit(), "packages": versions()}
 
 
-def reproduce_command(cfg: RunConfig) -> str:
+def reproduce_command(cfg: RunConfig, precision: str = "") -> str:
     """The shell command that runs these parameters again: every RunConfig field that differs
-    from its default, so a new parameter can never be left out."""
+    from its default, so a new parameter can never be left out; `precision`, what `auto` chose, is
+    pinned so that another machine trains in it too."""
     args = ["--size", cfg.size]
     for f in fields(RunConfig):
         if f.name in ("size", "overrides", "hp", *NOT_REPRODUCED):
             continue
         value = getattr(cfg, f.name)
+        if f.name == "precision" and value == "auto" and precision:
+            value = precision
         if f.name == "data_dir" and value == str(paths.DATA_DIR):
             continue
         if value not in (None, "") and value != f.default:

@@ -32,7 +32,7 @@ from svtune.data.mining import MiningReport, mine_pairs
 from svtune.model.load import attention_for, load_model, resolve_base_model
 from svtune.run.checks import check_disk, check_inputs, resume_params
 from svtune.run.config import RunConfig, make_config, model_slug
-from svtune.run.folder import CHECKPOINTS, create_run_dir, earlier_attempts, final_dir, reopen
+from svtune.run.folder import CHECKPOINTS, create_run_dir, earlier_attempts, final_dir, read_config, reopen
 from svtune.run.provenance import PeakRSS, environment, reproduce_command
 from svtune.train import distributed
 
@@ -65,6 +65,7 @@ class Run:
     started: float = field(default_factory=time.time)
     device: str = "cpu"
     precision: str = "fp32"          # what training runs in (recipes that allow bf16 take it where it pays)
+    precision_choice: dict = field(default_factory=dict)   # where `precision` came from (hardware.precision_choice)
     memory: PeakRSS | None = None    # samples this process's memory from start() to finish()
     teacher_space: object = None    # the teacher's embeddings of the pairs' texts, when the recipe distils them
     attempts: list = field(default_factory=list)   # a resumed run's earlier stops: {reason, failed_at}
@@ -73,7 +74,7 @@ class Run:
     def start(cls, run_dir: str = "", **params) -> "Run":
         """Validate every parameter and the base model, then open the run folder (`run_dir`, when
         the launcher made it, else a new one; with `resume`, the interrupted run's own folder)."""
-        from svtune.model.hardware import choose_precision, pick_device
+        from svtune.model.hardware import pick_device, precision_choice
         began = time.perf_counter()
         # Library progress bars are widgets in a notebook and walls of lines in a log; a run prints
         # its own progress lines instead (progress.py).
@@ -95,7 +96,11 @@ class Run:
         folder.mkdir(parents=True, exist_ok=True)
         run = cls(cfg, folder, info, memory=PeakRSS().__enter__(), attempts=earlier_attempts(folder))
         run.device = pick_device()
-        run.precision = choose_precision(cfg.precision, run.device, cfg.hp.bf16)
+        recorded = read_config(folder).get("precision") if cfg.resume else None
+        if recorded in ("fp32", "bf16"):   # a resumed run continues in the precision it started in
+            run.precision, run.precision_choice = recorded, {"requested": cfg.precision, "source": "resumed run"}
+        else:
+            run.precision, run.precision_choice = precision_choice(cfg.precision, run.device, cfg.hp.bf16)
         run._write_config(status="running")
         distributed.init()
         distributed.share(str(folder))   # the other ranks (torchrun) learn where the run lives
@@ -122,9 +127,9 @@ class Run:
             params["resume"] = ""
         doc = {"status": status, "pid": os.getpid(), **extra, "params": params,
                "recipe": self.cfg.hp.values(), "world_size": distributed.world_size(),
-               "precision": self.precision, "base_model": self.model_info,
+               "precision": self.precision, "precision_choice": self.precision_choice, "base_model": self.model_info,
                "inputs_sha256": self.catalog.sha256() if self.catalog else {},
-               "environment": environment(self.device), "command": reproduce_command(self.cfg)}
+               "environment": environment(self.device), "command": reproduce_command(self.cfg, self.precision)}
         if self.attempts:
             doc["attempts"] = self.attempts
         (self.dir / "config.json").write_text(json.dumps(doc, indent=2))
@@ -135,10 +140,14 @@ class Run:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             self.catalog = load_catalog(self.cfg.data_dir, self.cfg.size, self.cfg.max_statvars,
-                                        heldout_seed=seed_for(self.cfg))
+                                        heldout_seed=seed_for(self.cfg), eval_dir=self.cfg.eval_dir)
         for w in caught:
             print("warning:", w.message)
         self.pairs, self.report = mine_pairs(self.catalog)
+        served = None
+        if self.cfg.dc_dir:   # Data Commons' catalog, served beside the owner's, trained on beside it
+            from svtune.run.served import join_dc_pairs
+            self.pairs, served = join_dc_pairs(self.cfg, self.pairs)
         self.pairs.to_csv(self.dir / "pairs.csv", index=False)
         h = self.catalog.hierarchy
         self.metrics["data"] = {"statvars": self.catalog.num_statvars, "topics": self.catalog.num_topics,
@@ -149,7 +158,8 @@ class Run:
                                 "self_pairs_dropped": self.report.dropped_self_pairs,
                                 "label_conflicts": len(self.report.conflicts),
                                 "unknown_alternative_dcids": self.catalog.unknown_alternative_dcids,
-                                "warnings": self.catalog.warnings}
+                                "heldout_shared": self.catalog.heldout_shared,   # curated pairs sharing a held-out text
+                                "warnings": self.catalog.warnings, **({"served_beside": served} if served else {})}
         self._write_config(status="running")
         print(self.report.summary())
         return self.pairs
@@ -179,6 +189,19 @@ class Run:
             self.metrics["delta"] = deltas(self.metrics["before"], result)
             self.metrics["health"] = health_check(self.metrics["before"], result)
         return result
+
+    @timed("evaluate_served")
+    def evaluate_served(self) -> dict | None:
+        """With -p dc_dir: the search as a custom DC serves it, the owner's index merged with Data Commons'
+        medium index (run/served.py), stored under metrics["served"]; None without dc_dir."""
+        if not self.cfg.dc_dir:
+            return None
+        from svtune.run.served import served_evaluation
+        base = load_model(self.cfg.base_model, self.device, self.cfg.hp.max_seq_length)
+        result = served_evaluation(self.cfg, self.catalog, self._model(), base)
+        (self.dir / "eval_served.json").write_text(json.dumps(result, default=float))
+        self.metrics["served"] = {k: v for k, v in result.items() if k != "details"}
+        return self.metrics["served"]
 
     @timed("train")
     def train(self, callbacks: list | None = None) -> dict:
@@ -264,6 +287,7 @@ class Run:
         self.evaluate("before")
         self.train()
         self.evaluate("after")
+        self.evaluate_served()
         self.write_report()
         return self.finish()
 

@@ -37,7 +37,7 @@ def cache_key(cfg, params: dict) -> str:
     from svtune.data.catalog import load_catalog
     from svtune.model.load import resolve_base_model
     from svtune.run.config import make_config
-    catalog = load_catalog(cfg.data_dir, cfg.size, max_statvars=cfg.max_statvars, warn=False)
+    catalog = load_catalog(cfg.data_dir, cfg.size, max_statvars=cfg.max_statvars, warn=False, eval_dir=cfg.eval_dir)
     _, info = resolve_base_model(params["base_model"])
     record = {"catalog": sorted(catalog.sha256().values()), "size": cfg.size, "seed": cfg.seed,
               "max_steps": cfg.max_steps, "recipe": make_config(**params).hp.values(),

@@ -56,6 +56,9 @@ def _data_section(metrics: dict, config: dict) -> list[str]:
     if "pairs" in data:
         out += ["", f"**{data['pairs']} pairs** in all" +
                 (f", of which {per[sources.CURATED]} hand-curated pairs" if sources.CURATED in per else "") + "."]
+    if data.get("heldout_shared"):   # counted at load time (data/leaks.py); whole held-out pairs never train
+        out += ["", f"{data['heldout_shared']} hand-curated pair(s) share a text with a held-out pair (none is a "
+                "held-out pair or holds a held-out query), so the held-out pairs are not wholly unseen."]
     return out
 
 

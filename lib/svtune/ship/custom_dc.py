@@ -1,24 +1,26 @@
 """Write a run back where a custom Data Commons' NL server looks: its output folder's nl/embeddings/.
 
-    svtune export RUN --to-custom-dc OUTPUT_FOLDER [--gcs-folder gs://bucket/path] [--cache-root DIR]
-    export_custom_dc(run, output_folder, gcs_folder=None, cache_root=None)   # the same; returns what it did
+    svtune export RUN --to-custom-dc OUTPUT_FOLDER [--dc-index PATH | --owner-only]
+                      [--gcs-folder gs://YOUR_BUCKET/PATH] [--cache-root DIR]
+    export_custom_dc(run, output_folder, gcs_folder=None, cache_root=None, dc_index=None, owner_only=False)
 
-Writes what the custom DC importer (datacommonsorg/import simple/stats/nl.py) writes there:
-  nl/embeddings/embeddings.csv       the owner's sentences (the folder's nl/sentences.csv, else the run's
-                                     custom DC by the importer's rule: searchDescriptions, else the name,
-                                     held-out ones included), encoded fresh by the tuned model as the
-                                     server encodes (the model converted for sentence-transformers 2.7.0)
-  nl/embeddings/custom_catalog.yaml  the importer's index (user_all_minilm_mem: the custom DC env's default,
-                                     its keys kept from an existing file) and a models entry with the
-                                     importer's keys, for the tuned model: its gcs_folder and its
-                                     calibrated score_threshold
-The model: with --gcs-folder it is published there (svtune publish's upload, every file read back and
-checked); else it is placed at the server's local cache path for gs://svtune-models/<model>
-(<cache root>/svtune-models/<model>; the root is /workspace/nl_cache where that exists, as in the server's
-image, else /tmp), which the server reads before any bucket. Each file is written beside its final name and
-renamed into place; the one it replaces is kept as <name>.previous. No vector is taken from an older file.
-The model keeps the run's own name, not the importer's 2023 model name: the server's catalog merges
-models by name, and that name also serves Data Commons' medium_ft index, which must keep its own model.
+A custom DC searches two indexes and merges them by raw cosine under the first one's threshold
+(../shared/datacommons/serving.md): the owner's (user_all_minilm_mem) and Data Commons' medium_ft. So by
+default both are written, encoded by the one tuned model, and registered in one custom_catalog.yaml (read
+after Data Commons' own catalog, it overrides medium_ft by name):
+  nl/embeddings/embeddings.csv        the owner's sentences (the folder's nl/sentences.csv, else the run's
+                                      custom DC by the importer's rule, held-out ones included), fresh
+  nl/embeddings/medium_ft/embeddings.csv  Data Commons' medium index (--dc-index: its dcid,sentence input or
+                                      the server's own medium_ft embeddings.csv; default the run's dc_index)
+  nl/embeddings/custom_catalog.yaml   version "1", both indexes naming the tuned model, whose entry carries
+                                      the threshold the run calibrated on the merged search (eval/served.py)
+--owner-only writes the owner's index alone (medium_ft keeps Data Commons' 2023 model).
+The model: with --gcs-folder it is uploaded there (svtune publish's upload: read back, then moved into place);
+else it is placed at <cache root>/<bucket>/<path> for the catalog's gcs_folder (--cache-root, else
+/workspace/nl_cache where that exists, else a private outputs/nl_cache), under the bucket LOCAL_BUCKET that
+nobody can own (server_files.py). Each file is written beside its final name and renamed into place; the one
+it replaces is kept as <name>.previous. No vector is taken from an older file. The model keeps the run's
+own name: the server's catalog merges models by name.
 """
 
 from __future__ import annotations
@@ -33,14 +35,18 @@ import yaml
 
 from svtune import paths
 from svtune.data.csvio import DataError, read_text
+from svtune.data.served import dc_index_rows
 from svtune.ship.convert import ExportError, _log, check_same, convert_model
 from svtune.ship.export import calibrate_run, index_rows, run_data, server_table, write_embeddings
 from svtune.ship.publish import PublishError, check_run
-from svtune.ship.server_files import CACHE_ROOTS, DEFAULT_BUCKET, names_for
+from svtune.ship.server_files import CACHE_ROOTS, CATALOG_VERSION, LOCAL_BUCKET, names_for
 
 EMBEDDINGS = Path("nl") / "embeddings"
 INDEX = "user_all_minilm_mem"    # the importer's index, a default index of custom_dc_env.yaml
+DC_INDEX = "medium_ft"           # Data Commons' index a custom DC searches beside it
+DC_EMBEDDINGS = Path(DC_INDEX) / "embeddings.csv"
 GCS = re.compile(r"gs://[^/]+/.+")
+PRIVATE_CACHE = "nl_cache"       # under outputs/, mode 0700, where the server's /workspace/nl_cache is absent
 
 
 def owner_rows(config: dict, out: Path) -> tuple[list[tuple[str, str]], str]:
@@ -48,45 +54,67 @@ def owner_rows(config: dict, out: Path) -> tuple[list[tuple[str, str]], str]:
     from svtune.data.catalog import load_catalog
     from svtune.data.custom_dc import SENTENCES, custom_dc_kind
     from svtune.data.formats import read_index
+    from svtune.data.served import owner_rows as importer_rows
     if (out / SENTENCES).exists():
         return read_index(out / SENTENCES)[0], str(out / SENTENCES)
     data_dir, size = run_data(config)
     if not custom_dc_kind(data_dir):
         return index_rows(config), f"the run's catalog {data_dir}"
     catalog = load_catalog(data_dir, size, warn=False, heldout_seed=None)   # every sentence is served
-    rows = [(s, sv.dcid) for sv in catalog.statvars.values() if not sv.topic
-            for s in (sv.curated_alternatives or [sv.name])]
-    return rows, f"{data_dir} (searchDescriptions, else the name, as the importer writes sentences.csv)"
+    return importer_rows(catalog), f"{data_dir} (searchDescriptions, else the name, as the importer writes them)"
+
+
+def _read_yaml(old: Path) -> dict:
+    if not old.is_file():
+        return {}
+    try:
+        doc = yaml.safe_load(read_text(old)) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise DataError(f"invalid YAML ({getattr(e, 'problem', e)})", old, mark.line + 1 if mark else None) from None
+    if not isinstance(doc, dict):
+        raise DataError("expected a mapping with indexes: and models:", old, 1)
+    return doc
 
 
 def catalog_doc(old: Path, model_name: str, embeddings: Path, source: Path, gcs_folder: str,
-                threshold: float) -> dict:
-    """custom_catalog.yaml: an existing file's entries kept, its index pointed at the tuned model."""
-    doc = {}
-    if old.is_file():
-        try:
-            doc = yaml.safe_load(read_text(old)) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            raise DataError(f"invalid YAML ({getattr(e, 'problem', e)})", old,
-                            mark.line + 1 if mark else None) from None
-        if not isinstance(doc, dict):
-            raise DataError("expected a mapping with indexes: and models:", old, 1)
+                threshold: float, dc: tuple[Path, Path] | None = None) -> dict:
+    """custom_catalog.yaml: version "1", an existing file's entries kept, its index pointed at the tuned
+    model; with `dc` (embeddings, source) also medium_ft, served by the same model."""
+    doc = _read_yaml(old)
     indexes, models = dict(doc.get("indexes") or {}), dict(doc.get("models") or {})
-    name = next(iter(indexes)) if len(indexes) == 1 else INDEX
+    owner = [k for k in indexes if k != DC_INDEX]
+    name = owner[0] if len(owner) == 1 else INDEX
     entry = {"store_type": "MEMORY", "source_path": str(source), "embeddings_path": str(embeddings),
              "healthcheck_query": "Life expectancy", **(indexes.get(name) or {})}
     indexes[name] = {**entry, "model": model_name}
+    if dc is not None:
+        indexes[DC_INDEX] = {"store_type": "MEMORY", "source_path": str(dc[1]), "embeddings_path": str(dc[0]),
+                             "model": model_name, "healthcheck_query": "Life expectancy"}
+    else:
+        indexes.pop(DC_INDEX, None)   # --owner-only: Data Commons' own medium_ft, with its own model
     models[model_name] = {"type": "LOCAL", "usage": "EMBEDDINGS", "gcs_folder": gcs_folder,
                           "score_threshold": float(threshold)}
-    return {**doc, "indexes": indexes, "models": models}
+    rest = {k: v for k, v in doc.items() if k not in ("version", "indexes", "models")}
+    return {"version": CATALOG_VERSION, **rest, "indexes": indexes, "models": models}
+
+
+def cache_root_for(cache_root: Path | str | None = None) -> Path:
+    """The named root, else the server image's /workspace/nl_cache, else a private folder under outputs/
+    (never a predictable path in world-writable /tmp)."""
+    if cache_root:
+        return Path(cache_root)
+    if Path(CACHE_ROOTS[0]).is_dir():
+        return Path(CACHE_ROOTS[0])
+    root = paths.OUTPUTS_DIR / PRIVATE_CACHE
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(root, 0o700)
+    return root
 
 
 def cache_path(gcs_folder: str, cache_root: Path | str | None = None) -> Path:
     """Where the server looks on local disk for `gcs_folder` before downloading it."""
-    root = paths.resolve(cache_root) if cache_root else Path(next((r for r in CACHE_ROOTS if Path(r).is_dir()),
-                                                                   CACHE_ROOTS[-1]))
-    return root / gcs_folder.removeprefix("gs://")
+    return cache_root_for(cache_root) / gcs_folder.removeprefix("gs://")
 
 
 def publish_model(model_dir: Path, gcs_folder: str) -> None:
@@ -112,7 +140,23 @@ def replace_keeping(new: Path, final: Path) -> None:
             os.replace(final, previous)
         else:
             shutil.copy2(final, previous)   # the old file stays under its name until the new one replaces it
+    final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(new, final)
+
+
+def dc_source(config: dict, dc_index: Path | str | None, owner_only: bool) -> Path | None:
+    """Data Commons' medium index input to re-encode: --dc-index, else the run's own dc_index."""
+    if owner_only:
+        return None
+    chosen = dc_index or (config.get("params") or {}).get("dc_index")
+    if not chosen:
+        raise ExportError("this run names no Data Commons index (-p dc_dir): pass --dc-index PATH (medium_ft's "
+                          "dcid,sentence input, or the server's medium_ft embeddings.csv), or --owner-only to "
+                          "write the owner's index alone")
+    path = Path(chosen)
+    if not path.is_file():
+        raise ExportError(f"--dc-index {path}: no such file (a dcid,sentence CSV or an embeddings.csv)")
+    return path
 
 
 def _check(run: Path, out: Path, gcs_folder: str | None) -> dict:
@@ -127,19 +171,43 @@ def _check(run: Path, out: Path, gcs_folder: str | None) -> dict:
     return config
 
 
-def export_custom_dc(run_dir: Path | str, output_folder: Path | str, gcs_folder: str | None = None,
-                     cache_root: Path | str | None = None) -> dict:
-    """Write the tuned model's index into a custom DC's output folder (module docstring); returns
-    {embeddings, catalog, model_at, gcs_folder, threshold, sentences, published, next}."""
-    run, out = Path(run_dir), paths.resolve(output_folder)
-    config = _check(run, out, gcs_folder)
-    rows, source = owner_rows(config, out)
+def served_threshold(run: Path, config: dict, both: bool) -> dict | None:
+    """The threshold the run calibrated on its served search, (c) for both indexes, (b) for the owner's alone:
+    right answers and nonsense queries from the same merged index, graded on the other half."""
+    import json
+    metrics = run / "metrics.json"
+    served = json.loads(metrics.read_text()).get("served") if metrics.is_file() else None
+    if not served or (both and served.get("files", {}).get("dc_index") != (config.get("params") or {}).get("dc_index")):
+        return None
+    c = served["configs"]["c" if both else "b"]
+    return {"threshold": c["threshold"], "rule": c["threshold_rule"], "from": f"{metrics} (served search, "
+            f"configuration {'c' if both else 'b'})", "answered@10": {s: c[s]["answered@10"] for s in ("owner", "dc")}}
+
+
+def _encode_write(model, rows, path: Path, what: str) -> tuple:
     sentences, dcids = server_table(rows)
     if not sentences:
-        raise ExportError(f"no sentences to index in {source}")
+        raise ExportError(f"no sentences to index in {what}")
+    _log(f"encoding {len(sentences):,} distinct sentences from {what}")
+    emb = model.encode(sentences, show_progress_bar=len(sentences) > 2000)   # as the server: raw
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_embeddings(path, emb, sentences, dcids)
+    return sentences, emb
+
+
+def export_custom_dc(run_dir: Path | str, output_folder: Path | str, gcs_folder: str | None = None,
+                     cache_root: Path | str | None = None, dc_index: Path | str | None = None,
+                     owner_only: bool = False) -> dict:
+    """Write the tuned model's indexes into a custom DC's output folder (module docstring); returns
+    {embeddings, dc_embeddings, catalog, model_at, gcs_folder, threshold, sentences, published, next}."""
+    run, out = Path(run_dir), paths.resolve(output_folder)
+    config = _check(run, out, gcs_folder)
+    dc = dc_source(config, dc_index, owner_only)
+    dc_rows = dc_index_rows(dc) if dc else None
+    rows, source = owner_rows(config, out)
     target = out / EMBEDDINGS
     model_name, _ = names_for(run)
-    gcs = gcs_folder or f"gs://{DEFAULT_BUCKET}/{model_name}"
+    gcs = gcs_folder or f"gs://{LOCAL_BUCKET}/{model_name}"
     old_yaml = target / "custom_catalog.yaml"
     catalog_doc(old_yaml, model_name, target / "embeddings.csv", out / "nl", gcs, 0.5)   # a bad file: refused now
     target.mkdir(parents=True, exist_ok=True)
@@ -148,46 +216,61 @@ def export_custom_dc(run_dir: Path | str, output_folder: Path | str, gcs_folder:
     try:
         _log(f"converting {run / 'model'} for sentence-transformers 2.7.0")
         model = convert_model(run / "model", work / "model")
-        check_same(model, work / "model", sentences[:64])
-        _log(f"encoding {len(sentences):,} distinct sentences from {source}")
-        emb = model.encode(sentences, show_progress_bar=len(sentences) > 2000)   # as the server: raw
-        write_embeddings(work / "embeddings.csv", emb, sentences, dcids)
-        cal = calibrate_run(run, config, model, emb)
-        doc = catalog_doc(old_yaml, model_name, target / "embeddings.csv", out / "nl", gcs, cal["threshold"])
+        check_same(model, work / "model", [s for s, _ in rows[:64]])
+        sentences, _ = _encode_write(model, rows, work / "embeddings.csv", source)
+        if dc_rows:
+            _encode_write(model, dc_rows, work / DC_EMBEDDINGS, f"Data Commons' index {dc}")
+        cal = served_threshold(run, config, bool(dc_rows)) or calibrate_run(run, config, model)
+        doc = catalog_doc(old_yaml, model_name, target / "embeddings.csv", out / "nl", gcs, cal["threshold"],
+                          (target / DC_EMBEDDINGS, dc.resolve()) if dc_rows else None)
         (work / "custom_catalog.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-        if gcs_folder:
-            _log(f"publishing the model to {gcs_folder}")
-            publish_model(work / "model", gcs_folder)
-            model_at = gcs_folder
-        else:
-            model_at = cache_path(gcs, cache_root)
-            model_at.parent.mkdir(parents=True, exist_ok=True)
-            replace_keeping(work / "model", model_at)
-        for name in ("embeddings.csv", "custom_catalog.yaml"):
+        model_at = _place_model(work / "model", gcs, gcs_folder, cache_root)
+        names = ["embeddings.csv", *([str(DC_EMBEDDINGS)] if dc_rows else []), "custom_catalog.yaml"]
+        for name in names:   # the catalog last: it never names a file that is not in place yet
             replace_keeping(work / name, target / name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    done = {"embeddings": target / "embeddings.csv", "catalog": target / "custom_catalog.yaml",
-            "model_at": model_at, "gcs_folder": gcs, "threshold": cal["threshold"], "sentences": len(sentences),
-            "published": bool(gcs_folder)}
+    done = {"embeddings": target / "embeddings.csv", "dc_embeddings": target / DC_EMBEDDINGS if dc_rows else None,
+            "dc_sentences": len(server_table(dc_rows)[0]) if dc_rows else 0, "catalog": target / "custom_catalog.yaml",
+            "model_at": model_at, "gcs_folder": gcs, "threshold": cal["threshold"], "threshold_from":
+            cal.get("from", "calibrated now on the owner's index"), "sentences": len(sentences),
+            "published": gcs_folder is not None and cache_root is None}
     done["next"] = next_line(done)
     return done
 
 
+def _place_model(model_dir: Path, gcs: str, gcs_folder: str | None, cache_root) -> Path | str:
+    """Upload to the owner's bucket (--gcs-folder alone), else place at the cache path the server reads."""
+    if gcs_folder is not None and cache_root is None:
+        _log(f"publishing the model to {gcs_folder}")
+        publish_model(model_dir, gcs_folder)
+        return gcs_folder
+    model_at = cache_path(gcs, cache_root)
+    model_at.parent.mkdir(parents=True, exist_ok=True)
+    replace_keeping(model_dir, model_at)
+    return model_at
+
+
 def next_line(done: dict) -> str:
     """The one command the owner runs next: the NL server reloads its catalog when it restarts."""
+    bucket_path = done["gcs_folder"].removeprefix("gs://")
     where = ("" if done["published"] else
-             f" (if it runs in Docker, it must see {done['model_at']} as "
-             f"{CACHE_ROOTS[0]}/{done['gcs_folder'].removeprefix('gs://')}: mount the cache root there)")
-    return (f"docker restart <your Data Commons services container>   # its NL server loads {done['catalog']} "
-            f"through ADDITIONAL_CATALOG_PATH{where}")
+             f"; it must see {done['model_at']} as {CACHE_ROOTS[0]}/{bucket_path}: run the container with "
+             f"-v {str(done['model_at']).removesuffix('/' + bucket_path)}:{CACHE_ROOTS[0]}")
+    return (f"docker restart <your Data Commons services container>   # with RESOLVE_WITH_SPANNER_EMBEDDINGS=false "
+            f"and ENABLE_MODEL=true its NL server loads {done['catalog']} through ADDITIONAL_CATALOG_PATH{where}")
 
 
 def report(done: dict) -> str:
     """What was done, in a few lines, ending with the one next command."""
     how = (f"published the model to {done['gcs_folder']}" if done["published"] else
            f"placed the model at {done['model_at']}, the server's local cache path for {done['gcs_folder']}")
+    which = (f"both indexes, one model: wrote {done['dc_embeddings']} (Data Commons' medium_ft, "
+             f"{done['dc_sentences']:,} sentences, re-encoded by the tuned model)" if done["dc_embeddings"] else
+             "the owner's index only (--owner-only): medium_ft keeps Data Commons' 2023 model, and the "
+             "threshold below applies to its matches too")
     return "\n".join([f"wrote {done['embeddings']} ({done['sentences']:,} sentences, encoded fresh by the tuned model)",
-                      f"wrote {done['catalog']} (score_threshold {done['threshold']}); old files kept as *.previous",
-                      how, "Re-run this export after every import: the importer rewrites nl/embeddings with "
-                      "its own model.", f"next: {done['next']}"])
+                      which, f"wrote {done['catalog']} (version 1, score_threshold {done['threshold']}, from "
+                      f"{done['threshold_from']}); old files kept as *.previous", how,
+                      "Re-run this export after every import: the importer rewrites nl/embeddings with its own model.",
+                      f"next: {done['next']}"])

@@ -14,6 +14,10 @@ The bundle (../shared/datacommons/serving.md says what the server expects):
   calibration.json   the threshold, and answered@10 at 0.5 and at it
   speed.json         with --onnx/--int8: speed and MRR@10 per backend, and which copies were kept
   README.md          how to install it
+  .svtune-bundle     one line of JSON (what wrote it, when): --overwrite replaces only a folder holding it
+
+`--to` is taken from the current folder, like RUN. --overwrite never replaces a non-empty folder
+without the marker, a file, the repo, a folder above it, the home folder, / or the run itself.
 
 The index is the run's catalog (config.json's data_dir and size, topics included) or a folder of
 `dcid,sentence` CSVs. Only complete runs are exported; the bundle is built under a temporary sibling
@@ -27,18 +31,21 @@ import os
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from svtune import paths
+from svtune import __version__, paths
 from svtune.data.csvio import DataError, glob_files
-from svtune.eval.threshold import calibration, expected_scores, read_nonsense, top1_scores
+from svtune.eval.threshold import calibration, expected_scores, read_nonsense
 from svtune.ship.convert import ExportError, _log, check_same, convert_model
 from svtune.ship.onnx import add_onnx
 from svtune.ship.publish import PublishError, check_run
-from svtune.ship.server_files import DEFAULT_BUCKET, catalog_entries, names_for, readme_text
+from svtune.ship.server_files import LOCAL_BUCKET, catalog_entries, names_for, readme_text
+
+BUNDLE_MARKER = ".svtune-bundle"   # in every bundle: --overwrite replaces only a folder that holds it
 
 
 def run_data(config: dict) -> tuple[Path, str]:
@@ -91,23 +98,25 @@ def write_input(path: Path, rows: list[tuple[str, str]]) -> None:
 # --- the threshold -------------------------------------------------------------------------------------
 
 
-def heldout_details(run: Path, config: dict, model) -> tuple[list[dict], str]:
-    """Per-query held-out results of the tuned model and where they come from: eval_after.json's, else
-    evaluated here the same way (evaluate.py) on the run's catalog."""
-    after = run / "eval_after.json"
-    details = json.loads(after.read_text()).get("details", {}).get("queries") if after.is_file() else None
-    if details:
-        return details, "eval_after.json (the run's catalog)"
+def evaluation_set(config: dict) -> tuple[list[tuple[str, str]], list[tuple[str, list[str]]], str]:
+    """The index the run was evaluated on (its catalog, a custom DC's held-out descriptions taken out with
+    the run's own seed), its held-out queries and where they come from."""
     from types import SimpleNamespace
 
-    from svtune.data.formats import read_queries
-    from svtune.eval.evaluate import Index, eval_files, evaluate_retrieval
-    data_dir, _ = run_data(config)
-    eval_dir = (config.get("params") or {}).get("eval_dir") or ""
+    from svtune.data.catalog import load_catalog
+    from svtune.data.formats import index_from_catalog, read_queries
+    from svtune.data.heldout import seed_for
+    from svtune.eval.evaluate import eval_files
+    params = config.get("params") or config
+    data_dir, size = run_data(config)
+    eval_dir = params.get("eval_dir") or ""
+    catalog = load_catalog(data_dir, size, warn=False, heldout_seed=seed_for(params), eval_dir=eval_dir)
     qfile = eval_files(SimpleNamespace(eval_dir=eval_dir, data_dir=data_dir))[0]
-    if qfile is None:
-        raise ExportError(f"{run}: no eval_after.json and no held-out queries to calibrate the threshold on")
-    return evaluate_retrieval(Index(model, index_rows(config)), read_queries(qfile))[1], f"{qfile}, evaluated now"
+    if qfile is not None:
+        return index_from_catalog(catalog), read_queries(qfile), str(qfile)
+    if catalog.heldout_queries:
+        return index_from_catalog(catalog), catalog.heldout_queries, "the run's held-out search descriptions"
+    raise ExportError(f"{data_dir}: no held-out queries to calibrate the threshold on")
 
 
 def heldout_pairs(run: Path) -> list:
@@ -119,15 +128,28 @@ def heldout_pairs(run: Path) -> list:
     return read_pairs(Path(path)) if path and Path(path).is_file() else []
 
 
-def calibrate_run(run: Path, config: dict, model, index_emb: np.ndarray) -> dict:
-    """The threshold for this model on this index: held-out answers against nonsense top-1 scores."""
-    from svtune.eval.evaluate import NONSENSE_QUERIES
+def calibrate_run(run: Path, config: dict, model, rows: list[tuple[str, str]] | None = None) -> dict:
+    """The threshold to ship (threshold.py): the held-out queries' right answers and the nonsense queries'
+    top scores searched in one index, calibrated on one half of the queries and graded on the other. The
+    run's catalog (`rows` None): the run's own calibration (metrics.json), else its evaluation index
+    searched now; another index (`rows`): that index, with the held-out queries whose answers it holds."""
+    from svtune.eval.evaluate import NONSENSE_QUERIES, Index, evaluate_retrieval
+    metrics = run / "metrics.json"
+    recorded = (json.loads(metrics.read_text()).get("after") or {}).get("calibration") if metrics.is_file() else None
+    if rows is None and recorded and "graded_queries" in recorded:
+        return {**recorded, "heldout_from": "metrics.json: the run's evaluation index, held-out texts out",
+                "nonsense_searched": "the same index"}
     nonsense = list(dict.fromkeys([*NONSENSE_QUERIES, *read_nonsense()]))
-    scores = top1_scores(model.encode(nonsense), index_emb)
-    details, source = heldout_details(run, config, model)
-    out = calibration(expected_scores(details), scores.tolist())
-    out.update(heldout_from=source, nonsense_searched="this bundle's embeddings.csv",
-               nonsense_best=dict(zip(nonsense, map(float, scores))))
+    own_rows, queries, source = evaluation_set(config)
+    index = Index(model, rows if rows is not None else own_rows)
+    details = evaluate_retrieval(index, queries)[1]
+    if not details:
+        raise ExportError(f"none of the run's held-out queries has its answer in this index: no threshold to "
+                          f"calibrate ({source})")
+    scores = [t[0][1] for t in index.search(nonsense, k=1)]
+    out = calibration(expected_scores(details), scores, queries=[q["query"] for q in details])
+    out.update(heldout_from=source, nonsense_searched="the same index as the held-out queries",
+               nonsense_best=dict(zip(nonsense, scores)))
     return out
 
 
@@ -150,10 +172,10 @@ def _build(run: Path, config: dict, work: Path, dest: Path, index, onnx: bool, i
     write_embeddings(work / "embeddings.csv", emb, sentences, dcids)
     if index is None:
         write_input(work / "input" / "sentences.csv", rows)
-    cal = calibrate_run(run, config, model, emb)
+    cal = calibrate_run(run, config, model, rows if index is not None else None)
     _write(work / "calibration.json", cal)
     model_name, index_name = names_for(run)
-    gcs_folder = gcs_folder or f"gs://{DEFAULT_BUCKET}/{model_name}"
+    gcs_folder = gcs_folder or f"gs://{LOCAL_BUCKET}/{model_name}"
     source = Path(index).resolve() if index is not None else dest / "input"
     _write(work / "catalog.yaml", catalog_entries(model_name, index_name, dest / "embeddings.csv", source,
                                                   gcs_folder, cal["threshold"]), "yaml")
@@ -163,13 +185,31 @@ def _build(run: Path, config: dict, work: Path, dest: Path, index, onnx: bool, i
     (work / "env.list").write_text(f"ADDITIONAL_CATALOG_PATH={dest / 'catalog.yaml'}\n", encoding="utf-8")
     speed = None
     if onnx or int8:
-        queries = [(q["query"], q["expected"]) for q in heldout_details(run, config, model)[0]]
+        queries = evaluation_set(config)[1]
         speed = add_onnx(run, model, work / "model" / "onnx", onnx, int8, queries, index_rows(config),
                          heldout_pairs(run), cal["threshold"])
     if speed:
         _write(work / "speed.json", speed)
     (work / "README.md").write_text(readme_text(run, dest, model_name, index_name, gcs_folder, cal, speed),
                                     encoding="utf-8")
+    marker = {"written_by": "svtune export", "svtune_version": __version__, "run": run.name,
+              "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (work / BUNDLE_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+
+
+def refuse_to_replace(dest: Path, run: Path, overwrite: bool) -> None:
+    """ExportError (nothing touched) unless the existing `dest` may be replaced by a new bundle."""
+    if dest in (Path("/"), Path.home().resolve()) or paths.REPO_ROOT.is_relative_to(dest):
+        raise ExportError(f"refusing to replace {dest}: it is /, the home folder, the repo or a folder above it")
+    if run.resolve().is_relative_to(dest):
+        raise ExportError(f"refusing to replace {dest}: it holds the run being exported")
+    if not overwrite:
+        raise ExportError(f"{dest} already exists (use --overwrite to replace it)")
+    if not dest.is_dir():
+        raise ExportError(f"refusing to replace {dest}: it is a file, not a bundle folder")
+    if not (dest / BUNDLE_MARKER).is_file() and any(dest.iterdir()):
+        raise ExportError(f"refusing to replace {dest}: a non-empty folder without {BUNDLE_MARKER}, so not a "
+                          "bundle svtune wrote; remove it yourself or choose another --to")
 
 
 def _replace(work: Path, dest: Path) -> None:
@@ -196,9 +236,9 @@ def export(run_dir: Path | str, to: Path | str, index: Path | str | None = None,
         config = check_run(run)
     except PublishError as e:
         raise ExportError(str(e)) from None
-    dest = paths.resolve(to)
-    if dest.exists() and not overwrite:
-        raise ExportError(f"{dest} already exists (use --overwrite to replace it)")
+    dest = Path(to).expanduser().resolve()   # from the current folder, as RUN is (not the repo root)
+    if dest.exists():
+        refuse_to_replace(dest, run, overwrite)
     if gcs_folder is not None and not re.fullmatch(r"gs://[^/]+/.+", gcs_folder):
         raise ExportError(f"gcs_folder must be gs://bucket/path (the server refuses anything else), not {gcs_folder!r}")
     if index is not None and not Path(index).is_dir():
@@ -208,6 +248,8 @@ def export(run_dir: Path | str, to: Path | str, index: Path | str | None = None,
     work.mkdir()
     try:
         _build(run, config, work, dest, index, onnx, int8, gcs_folder)
+        if dest.exists():   # again: something may have appeared there while the bundle was built
+            refuse_to_replace(dest, run, overwrite)
         _replace(work, dest)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

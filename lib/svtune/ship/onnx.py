@@ -1,6 +1,10 @@
 """The fast CPU copies of a bundle's model: ONNX (torch.onnx.export) and dynamic int8 (onnxruntime),
 written where sentence-transformers' ONNX backend looks for them, and kept only where held-out
-MRR@10 drops by at most MRR_LOSS_MAX (ship/speed.py measures)."""
+MRR@10 drops by at most MRR_LOSS_MAX (ship/speed.py measures).
+
+They serve only where sentence-transformers has `backend="onnx"` (>= 3.2, with optimum-onnx;
+tests/test_trust_ship.py loads them so in scripts/onnx_venv.sh's venv). Data Commons' NL server
+(sentence-transformers 2.7.0) cannot use them: it loads model/ in PyTorch."""
 
 from __future__ import annotations
 

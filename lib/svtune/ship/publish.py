@@ -2,15 +2,17 @@
 
     svtune publish outputs/runs/<run> --to gs://bucket/models/statvar-v3
     svtune publish outputs/runs/<run> --to file:///srv/models/statvar-v3 --overwrite
-    svtune publish outputs/runs/<run> --hub my-org/statvar-minilm [--private] [--token T]
+    svtune publish outputs/runs/<run> --hub my-org/statvar-minilm [--private]   # token: HF_TOKEN or `hf auth login`
 
 Any fsspec URI works (file://, memory://, and gs:// or s3:// once gcsfs or s3fs is installed).
 The destination gets `model/`, `config.json`, `metrics.json` and `MANIFEST.json` (sha256 and size
 of every file, the run's name, the svtune version). The files go to `<dest>.partial-<random>`
-first, each is read back and its sha256 checked, and only then does the folder take its final
-name: a failed upload never leaves a half-model there. A destination that holds no MANIFEST.json
-is not a complete publication. The Hub gets the model folder at the repo root (so
-`SentenceTransformer("<repo id>")` loads it) and the run's files under `svtune/`, in one commit.
+first, each is read back and its sha256 checked, and only then is an old destination moved aside
+to `<dest>.previous` (kept; an older one removed) and the new folder moved to the final name: a
+failure at any step leaves the old model where it was and no half-model anywhere. A destination
+that holds no MANIFEST.json is not a complete publication. The Hub gets the model folder at the
+repo root (so `SentenceTransformer("<repo id>")` loads it) and the run's files under `svtune/`, in
+one commit.
 
 Only complete runs are published: config.json status "complete", metrics.json present, and
 model/ holding modules.json and safetensors weights.
@@ -19,6 +21,7 @@ model/ holding modules.json and safetensors weights.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -129,37 +132,62 @@ def _verify(fs, root: str, entries: dict) -> None:
             raise PublishError(f"{name} reads back with sha256 {digest}, expected {e['sha256']}")
 
 
-def _finalize(fs, partial: str, dest: str, names: list[str], overwrite: bool) -> None:
-    """Give the verified folder its final name."""
-    if _is_local(fs):
-        # One rename: atomic on a local file system. An old destination is renamed away first and
-        # removed only once the new folder is in place (and put back if the rename fails).
-        old = None
-        if fs.exists(dest):
-            old = f"{dest}.replaced-{secrets.token_hex(4)}"
-            fs.mv(dest, old, recursive=True)
-        try:
-            fs.mv(partial, dest, recursive=True)
-        except BaseException:
-            if old:
-                fs.mv(old, dest, recursive=True)
-            raise
-        if old:
-            fs.rm(old, recursive=True)
-        return
-    # Object stores (gs, s3, memory, ...) cannot rename a folder: copy each object, then delete the
-    # partial folder. Still safe: the final name starts to appear only after every file was uploaded
-    # and verified under the temporary name, MANIFEST.json is copied last (a destination without it
-    # is incomplete by definition), and a failure while copying removes what was copied.
-    if overwrite and fs.exists(dest):
-        fs.rm(dest, recursive=True)
+def _files_at(fs, folder: str) -> list[str]:
+    """Every file under `folder`, by its name inside it; MANIFEST.json last (a folder without it is incomplete)."""
+    root = fs._strip_protocol(folder).rstrip("/")
+    names = [p[len(root) + 1:] for p in fs.find(root)]
+    return sorted(names, key=lambda n: (n == "MANIFEST.json", n))
+
+
+def _copy_tree(fs, src: str, dst: str) -> None:
+    """Object stores cannot rename a folder: copy each object (MANIFEST.json last); a failure removes the copy."""
     try:
-        for name in [n for n in names if n != "MANIFEST.json"] + ["MANIFEST.json"]:
-            fs.copy(f"{partial}/{name}", f"{dest}/{name}")
+        for name in _files_at(fs, src):
+            fs.copy(f"{src}/{name}", f"{dst}/{name}")
     except BaseException:
-        _remove(fs, dest)
+        _remove(fs, dst)
         raise
-    fs.rm(partial, recursive=True)
+
+
+def _move(fs, src: str, dst: str) -> None:
+    """`src` takes the name `dst` (which must not exist): one atomic rename on a local disk, else copy
+    then remove the source."""
+    if _is_local(fs):
+        os.rename(src, dst)
+        return
+    _copy_tree(fs, src, dst)
+    fs.rm(src, recursive=True)
+
+
+def _swap(fs, partial: str, dest: str, previous: str) -> None:
+    """The verified `partial` becomes `dest`; an old `dest` is kept as `previous` (an older one removed).
+    If moving the new copy in fails, the old one is put back at `dest`."""
+    if not fs.exists(dest):
+        _move(fs, partial, dest)
+        return
+    if fs.exists(previous):
+        fs.rm(previous, recursive=True)
+    if _is_local(fs):
+        os.rename(dest, previous)
+    else:
+        _copy_tree(fs, dest, previous)   # dest still serves while its copy is made
+    try:
+        if not _is_local(fs):
+            fs.rm(dest, recursive=True)
+        _move(fs, partial, dest)
+    except BaseException:
+        _put_back(fs, previous, dest)
+        raise
+
+
+def _put_back(fs, previous: str, dest: str) -> None:
+    """After a failed swap: the old copy at `dest` again (the caller's error is raised after this)."""
+    try:
+        _remove(fs, dest)
+        _move(fs, previous, dest)
+        _log(f"the old copy is back at {fs.unstrip_protocol(dest)}")
+    except Exception as e:  # still kept under the .previous name: say where
+        _log(f"warning: could not put the old copy back ({e}); it is kept at {fs.unstrip_protocol(previous)}")
 
 
 def _remove(fs, path: str) -> None:
@@ -181,10 +209,18 @@ def bundle_files(folder: Path) -> dict[str, Path]:
             if p.is_file() and not p.is_symlink()}
 
 
-def put_folder(fs, dest: str, source: Path, files: dict[str, Path], overwrite: bool) -> None:
-    """`files` of folder `source` and their MANIFEST.json at `dest` on `fs`: uploaded under a partial
-    name, every file read back and checked against its sha256, then moved into place; on any failure
-    the partial upload is removed and `dest` is as it was."""
+def put_folder(fs, dest: str, source: Path, files: dict[str, Path], overwrite: bool = True) -> None:
+    """`files` of folder `source` and their MANIFEST.json at `dest` on `fs`. The new copy is uploaded
+    beside it under a partial name and every file read back against its sha256; only then is an old
+    `dest` moved aside to `<dest>.previous` (kept; an older one removed) and the new copy moved in.
+    A failure at any step removes the partial copy and leaves the old `dest` serving."""
+    previous = f"{dest}.previous"
+    old = fs.exists(dest)
+    if old and not overwrite:
+        raise PublishError(f"{fs.unstrip_protocol(dest)} already exists (use --overwrite to replace it)")
+    if old and fs.exists(previous) and not fs.exists(f"{previous}/MANIFEST.json"):
+        raise PublishError(f"{fs.unstrip_protocol(previous)} holds no MANIFEST.json, so it is not a copy svtune "
+                           "kept: move it away yourself, then publish again")
     man = manifest(source, files)
     partial = f"{dest}.partial-{secrets.token_hex(4)}"
     _log(f"uploading {len(files)} files ({_mb(sum(e['size'] for e in man['files'].values()))}) to {partial}")
@@ -193,10 +229,9 @@ def put_folder(fs, dest: str, source: Path, files: dict[str, Path], overwrite: b
         fs.pipe_file(f"{partial}/MANIFEST.json", json.dumps(man, indent=2).encode())
         _verify(fs, partial, man["files"])
         _log(f"verified sha256 of {len(files)} files")
-        _finalize(fs, partial, dest, [*files, "MANIFEST.json"], overwrite)
-    except BaseException:
-        _remove(fs, partial)
-        raise
+        _swap(fs, partial, dest, previous)
+    finally:
+        _remove(fs, partial)   # gone already when the swap renamed it; on object stores the copied-from folder
 
 
 def publish(run_dir: str | Path, uri: str, overwrite: bool = False) -> str:

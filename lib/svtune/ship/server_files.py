@@ -6,8 +6,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-DEFAULT_BUCKET = "svtune-models"   # a placeholder: served from the cache path unless the user names a bucket
+# Without --gcs-folder the model is served from the server's local cache path for gs://LOCAL_BUCKET/<model>.
+# Google Cloud Storage refuses bucket names that begin with "goog", so nobody can own this one: a server that
+# misses the cache folder fails to load the model instead of downloading a stranger's (serving.md).
+LOCAL_BUCKET = "goog-svtune-local-only"
 CACHE_ROOTS = ["/workspace/nl_cache", "/tmp"]   # where the server looks for gs://bucket/path first
+CATALOG_VERSION = "1"   # the server's config reader stops with KeyError: 'version' without it
 
 
 def names_for(run: Path) -> tuple[str, str]:
@@ -18,7 +22,7 @@ def names_for(run: Path) -> tuple[str, str]:
 
 def catalog_entries(model_name: str, index_name: str, embeddings: Path, source: Path, gcs_folder: str,
                     threshold: float) -> dict:
-    return {"indexes": {index_name: {"store_type": "MEMORY", "source_path": str(source),
+    return {"version": CATALOG_VERSION, "indexes": {index_name: {"store_type": "MEMORY", "source_path": str(source),
                                      "embeddings_path": str(embeddings), "model": model_name,
                                      "healthcheck_query": "Life expectancy"}},
             "models": {model_name: {"type": "LOCAL", "usage": "EMBEDDINGS", "gcs_folder": gcs_folder,
@@ -43,8 +47,10 @@ def readme_text(run: Path, dest: Path, model_name: str, index_name: str, gcs_fol
                 "no higher than a nonsense query** and get no answer at this threshold: check the run's health "
                 "before serving it."] if cal["answers_at_or_below_nonsense"] else []),
              "", "## Install it", "",
-             f"1. The model: the server reads `gcs_folder: {gcs_folder}`. Either copy `model/` there (the bucket "
-             "must be publicly readable), or place it at the server's cache path, which it uses first: "
+             f"1. The model: the server reads `gcs_folder: {gcs_folder}`. Place it at the server's cache path, "
+             "which it uses first (a bucket beginning with `goog` cannot exist, so without that folder the server "
+             "stops instead of downloading anything), or export with `--gcs-folder gs://YOUR_BUCKET/PATH` and copy "
+             "`model/` there (publicly readable): "
              f"`cp -r model {CACHE_ROOTS[0]}/{bucket_path}` in its Docker image (`{CACHE_ROOTS[1]}/{bucket_path}` "
              "elsewhere). To use your own bucket, export again with `--gcs-folder gs://BUCKET/PATH`.",
              f"2. The index: `catalog.yaml` names `{dest / 'embeddings.csv'}`; if you move the bundle, edit "
@@ -57,8 +63,12 @@ def readme_text(run: Path, dest: Path, model_name: str, index_name: str, gcs_fol
              "4. Never update an older embeddings.csv with this model: the server's build reuses vectors by "
              "sentence text, so a new model needs this fresh file.", ""]
     if speed:
-        lines += ["## ONNX copies (model/onnx/)", "", "| backend | queries/s one at a time | queries/s batched | "
-                  "catalog encode s | MRR@10 | decision |", "| --- | --- | --- | --- | --- | --- |"]
+        lines += ["## ONNX copies (model/onnx/)", "",
+                  "Data Commons' NL server (sentence-transformers 2.7.0) cannot load them: it has no ONNX backend. "
+                  "They are for a sentence-transformers 5+ service with `backend=\"onnx\"`; the server uses `model/`.",
+                  "",
+                  "| backend | queries/s one at a time | queries/s batched | catalog encode s | MRR@10 | decision |",
+                  "| --- | --- | --- | --- | --- | --- |"]
         for name, s in speed.items():
             mrr = f"{s['mrr@10']:.4f}" if "mrr@10" in s else "-"
             lines.append(f"| {name} | {s['queries_per_s_one_at_a_time']:.1f} | {s['queries_per_s_batched']:.1f} | "

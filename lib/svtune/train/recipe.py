@@ -62,6 +62,9 @@ class Recipe:
     center: float = knob(0.0, "share of the catalog's mean embedding removed after training", lo=0, hi=1)
     merge_base: float = knob(1.0, "final weights: this share of the tuned ones + the rest of the base model's "
                                   "(before centring; 1: no merge)", lo=0, hi=1)
+    # A custom DC trained beside Data Commons' catalog (-p dc_dir): its pairs are few against Data Commons'.
+    owner_repeat: int = knob(1, "with -p dc_dir: passes over the owner's pairs per pass over Data Commons' "
+                                "(each copy a positive in the in-batch loss)", lo=1, hi=100, whole=True)
     # Speed only (docs/experiments.md has what each measured):
     optimizer: str = knob("adamw_torch_fused", "AdamW kernel", choices=("adamw_torch_fused", "adamw_torch"))
     attention: str = knob("auto", "attention kernel (auto: eager for bf16 on a CPU, else SDPA)",

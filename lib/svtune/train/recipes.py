@@ -22,6 +22,7 @@ To add a recipe: one record in RECIPES.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -188,11 +189,14 @@ class InBatch(Recipe):
         scored, what = self._scored_pairs(pairs, model, seed)
         scored = scored.assign(positive=0.0, in_scored=1.0)
         positive = positives(pairs)
-        # Each positive once in the in-batch loss: flag a positive's first row in `scored`, add the
-        # ones not sampled into it (mined_fraction < 1) as in-batch-only rows.
+        # Each positive in the in-batch loss as often as `pairs` holds it (owner_repeat; curated_repeat's
+        # copies do not count): flag its first rows in `scored`, add the ones not sampled into it
+        # (mined_fraction < 1) as in-batch-only rows.
         key = pd.Series(list(zip(scored["sentence_1"], scored["sentence_2"])), index=scored.index)
-        pos_keys = set(zip(pairs.loc[positive, "sentence_1"], pairs.loc[positive, "sentence_2"]))
-        scored.loc[~key.duplicated() & key.isin(pos_keys), "positive"] = 1.0
+        times = Counter(zip(pairs.loc[positive, "sentence_1"], pairs.loc[positive, "sentence_2"]))
+        seen: Counter = Counter()
+        flags = [seen.update([k]) or seen[k] <= times.get(k, 0) for k in key]
+        scored.loc[np.array(flags, dtype=bool), "positive"] = 1.0
         in_scored = set(key)
         not_scored = np.array([k not in in_scored for k in zip(pairs["sentence_1"], pairs["sentence_2"])], dtype=bool)
         missing = pairs[positive.to_numpy() & not_scored]

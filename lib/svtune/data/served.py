@@ -1,0 +1,62 @@
+"""What a custom Data Commons serves beside the owner's variables: Data Commons' own medium index.
+
+A custom DC's NL server searches two default indexes, the owner's (`user_all_minilm_mem`) and Data
+Commons' `medium_ft`, and merges their hits by raw cosine (../shared/datacommons/serving.md). This module
+reads both sides as (sentence, dcid) rows one model serves both (eval/served.py searches them as the server does):
+
+    rows = dc_index_rows(path)          # medium_ft's sentences: a `dcid,sentence` input CSV (`;`-joined
+                                        # texts, as preindex/medium/sv_descriptions.csv) or the server's
+                                        # own embeddings.csv (only its dcid and sentence columns are read)
+    rows = owner_rows(catalog)          # the owner's sentences as the importer writes sentences.csv
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from svtune.data.catalog import Catalog
+from svtune.data.csvio import DataError, read_text
+from svtune.data.formats import read_index
+
+# The seed-era input of Data Commons' medium_ft index, inside a catalog folder in the repo's layout.
+DC_MEDIUM_INPUT = Path("preindex") / "medium" / "sv_descriptions.csv"
+
+
+def default_dc_index(dc_dir: Path | str) -> Path:
+    """Where medium_ft's input lies in a Data Commons catalog folder."""
+    return Path(dc_dir) / DC_MEDIUM_INPUT
+
+
+def dc_index_rows(path: Path | str) -> list[tuple[str, str]]:
+    """(sentence, dcid) rows of Data Commons' medium index, from its input CSV or an embeddings.csv."""
+    path = Path(path)
+    if path.is_file():
+        header = (read_text(path).split("\n", 1)[0]).strip().split(",")
+        if header[-2:] == ["dcid", "sentence"] and header[0] == "0":   # the server's embeddings.csv
+            import pandas as pd
+            table = pd.read_csv(path, usecols=["dcid", "sentence"], dtype=str, keep_default_na=False)
+            rows = [(s.strip(), d.strip()) for s, ds in zip(table["sentence"], table["dcid"])
+                    for d in ds.split(";") if d.strip() and s.strip()]
+            if not rows:
+                raise DataError("the index holds no sentences", path)
+            return rows
+    return read_index(path)[0]
+
+
+def owner_rows(catalog: Catalog, rule: str = "all") -> list[tuple[str, str]]:
+    """The owner's index: every text of each variable (`all`: name, description, search descriptions, as
+    Data Commons' own indexes hold names and descriptions), or as the importer writes nl/sentences.csv
+    (`importer`: the search descriptions, else the name). Topics are not in it; held-out descriptions are
+    not in a run's catalog."""
+    if rule == "importer":
+        return [(s, sv.dcid) for sv in catalog.statvars.values() if not sv.topic
+                for s in (sv.curated_alternatives or [sv.name]) if s]
+    return [(s, sv.dcid) for sv in catalog.statvars.values() if not sv.topic for s in sv.sentences()]
+
+
+def check_disjoint(owner: list[tuple[str, str]], dc: list[tuple[str, str]], where: Path) -> None:
+    """Refuse a Data Commons index that is the owner's own (both sides would be one index twice)."""
+    if owner and {d for _, d in owner} <= {d for _, d in dc}:
+        raise DataError("every variable of the owner's catalog is also in Data Commons' index: is dc_index the "
+                        "owner's own index?", where)
+

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build a venv where an exported ONNX copy loads as it would be served (again only when this script changed):
+#
+#   bash scripts/onnx_venv.sh         # then: build/onnx-venv/bin/python tests/compat/check_onnx.py MODEL REF
+#
+# sentence-transformers' backend="onnx" needs optimum-onnx, which pins transformers<4.58: so a sentence-
+# transformers 5 (the newest that runs on those transformers), not svtune's 6. svtune is NOT installed here.
+# Data Commons' NL server (sentence-transformers 2.7.0, scripts/compat.sh) has no ONNX backend at all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+VENV=${ONNX_VENV:-build/onnx-venv}
+STAMP="$VENV/.installed"
+[ "$STAMP" -nt "$0" ] && exit 0
+rm -rf "$VENV"
+"$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# torch first and pinned: a CPU wheel, not a multi-GB CUDA build.
+"$VENV/bin/python" -m pip install -q torch==2.13.0
+"$VENV/bin/python" -m pip install -q "sentence-transformers>=5,<6" "optimum-onnx[onnxruntime]"
+touch "$STAMP"
+echo "onnx venv ready: $VENV"

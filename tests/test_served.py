@@ -1,0 +1,116 @@
+"""The search a custom Data Commons serves (issue 33): the owner's index merged with Data Commons' medium
+index by raw cosine under one threshold (eval/served.py), Data Commons' catalog joined for training
+(run/served.py), and a threshold graded on queries that did not set it (eval/threshold.py). Tiny inline data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import write
+from svtune.data.csvio import DataError
+from svtune.data.served import check_disjoint, dc_index_rows, owner_rows
+from svtune.eval import served, threshold
+
+
+class FakePart:
+    """A served index whose hits are given: what merged_search does with them is the point."""
+
+    def __init__(self, hits):
+        self._hits = hits
+
+    def hits(self, queries):
+        return [self._hits[q] for q in queries]
+
+
+def test_merge_is_by_raw_cosine_a_dcid_at_its_best_and_ties_by_dcid():
+    owner = FakePart({"q": {"c/Fires": 0.59, "c/Trees": 0.3}})
+    dc = FakePart({"q": {"Count_FireEvent": 0.845, "c/Fires": 0.7, "B": 0.3000000001, "A": 0.3}})
+    top = served.merged_search([owner, dc], ["q"])[0]
+    assert [d for d, _ in top] == ["Count_FireEvent", "c/Fires", "A", "B", "c/Trees"]   # 0.3 ties: by dcid
+    assert dict(top)["c/Fires"] == 0.7                                                # its best score, any index
+    assert served.merged_search([owner, dc], ["q"], k=2)[0] == [("Count_FireEvent", 0.845), ("c/Fires", 0.7)]
+
+
+def test_each_index_gives_only_its_top_40_sentences(tiny_model_dir):
+    from svtune.model.load import load_model
+    rows = [(f"poverty {i}", f"d{i}") for i in range(60)]
+    part = served.Part(load_model(str(tiny_model_dir)), rows)
+    assert len(part.sentences) == 60 and len(part.hits(["poverty"])[0]) == served.SERVER_TOP
+
+
+def test_served_evaluation_of_three_configurations(tiny_model_dir):
+    from svtune.model.load import load_model
+    base = load_model(str(tiny_model_dir))
+    tuned = load_model(str(tiny_model_dir))
+    owner = [("poverty rate", "c/Poverty"), ("poor people", "c/Poverty"), ("farm income", "c/Farms"),
+             ("wheat farms", "c/Farms")]
+    dc = [("people below poverty", "Count_Poverty"), ("unemployment", "Rate_Unemployment"),
+          ("women", "Count_Female"), ("farms", "Count_Farm")]
+    owner_q = [("how many poor", ["c/Poverty"]), ("farm count", ["c/Farms"]), ("not here", ["c/Nothing"])]
+    dc_q = [("jobless", ["Rate_Unemployment"]), ("how many women", ["Count_Female"]), ("farms", ["Count_Farm"])]
+    out = served.evaluate_served(base, tuned, owner, dc, owner_q, dc_q)
+    a, c = out["configs"]["a"], out["configs"]["c"]
+    assert a["threshold"] == 0.5 and "2023" in a["threshold_rule"]             # today's: the stock threshold
+    assert c["threshold_rule"] == served.HALF_RULE and c["nonsense_below_threshold"]
+    assert out["skipped_not_in_index"] == {"owner": 1, "dc": 0}
+    for name in "abc":
+        for side, n in (("owner", 2), ("dc", 3)):
+            figs = out["configs"][name][side]
+            assert figs["queries"] == n and 0 <= figs["mrr@10"] <= 1 and 0 <= figs["first_answer_other_index"] <= 1
+    # the same model in every configuration: (c) equals (a) in ranking, so its interval is exactly 0
+    assert out["intervals"]["c"]["dc"]["mrr@10"]["diff"] == 0 and out["intervals"]["c"]["dc"]["mrr@10"]["items"] == 3
+    assert [q["query"] for q in out["details"]["c"]["owner"]] == ["how many poor", "farm count"]
+    assert out["index_sentences"] == {"owner": 4, "dc": 4}
+
+
+def test_threshold_is_calibrated_on_one_half_and_graded_on_the_other():
+    queries = [f"query {i}" for i in range(40)]
+    halves = [threshold.half(q) for q in queries]
+    assert 0 < sum(halves) < 40 and halves == [threshold.half(q) for q in queries]   # both halves, stable
+    # the calibration half answers at 0.9, the graded half at 0.6: the threshold comes from 0.9 alone
+    expected = [0.9 if h == 0 else 0.6 for h in halves]
+    cal = threshold.calibration(expected, [0.3], queries=queries)
+    assert cal["threshold"] == pytest.approx(0.6) and "other half" in cal["rule"]
+    assert cal["graded_queries"] == sum(halves) and cal["answered@10"]["calibrated"] == 1.0
+    assert cal["answered@10_calibration_half"] == {"default": 1.0, "calibrated": 1.0}
+    cal = threshold.calibration([0.95 if h == 0 else 0.62 for h in halves], [0.3], queries=queries)
+    assert cal["threshold"] == pytest.approx(0.625) and cal["answered@10"]["calibrated"] == 0.0   # graded apart
+
+
+def test_dc_index_reads_input_csv_and_the_servers_embeddings_file(tmp_path):
+    csv = write(tmp_path / "in.csv", "dcid,sentence\nCount_Person,Population; number of people\n")
+    assert dc_index_rows(csv) == [("Population", "Count_Person"), ("number of people", "Count_Person")]
+    emb = pd.DataFrame({"0": [0.1, 0.2], "1": [0.3, 0.4], "dcid": ["A;B", "C"], "sentence": ["shared", "own"]})
+    emb.to_csv(tmp_path / "embeddings.csv", index=False)
+    assert dc_index_rows(tmp_path / "embeddings.csv") == [("shared", "A"), ("shared", "B"), ("own", "C")]
+    with pytest.raises(DataError, match="unknown index format"):
+        dc_index_rows(write(tmp_path / "bad.csv", "a,b\n1,2\n"))
+    with pytest.raises(DataError, match="owner's own index"):
+        check_disjoint([("x", "A")], [("x", "A"), ("y", "B")], tmp_path)
+
+
+def test_owner_rows_are_what_the_importer_writes(tmp_path):
+    from svtune.data.catalog import Catalog, StatVar
+    cat = Catalog({"c/A": StatVar("c/A", "Name A", ["desc"], [], ["alt 1", "alt 2"]),
+                   "c/B": StatVar("c/B", "Name B", [], [], []),
+                   "c/topic/T": StatVar("c/topic/T", "Topic", [], [], [], topic=True)}, [], [])
+    assert owner_rows(cat, "importer") == [("alt 1", "c/A"), ("alt 2", "c/A"), ("Name B", "c/B")]
+    assert owner_rows(cat) == [("Name A", "c/A"), ("desc", "c/A"), ("alt 1", "c/A"), ("alt 2", "c/A"),
+                               ("Name B", "c/B")]   # every text: what the export writes and the served search reads
+
+
+def test_dc_dir_joins_data_commons_pairs_and_is_checked_before_a_run(tmp_path, tiny_data):
+    from svtune.run.config import make_config
+    from svtune.run.served import check_served, join_dc_pairs
+    cfg = make_config(data_dir=str(tiny_data), dc_dir=str(tiny_data), dc_index=str(tiny_data / "dc.csv"))
+    assert cfg.dc_index == str(tiny_data / "dc.csv")
+    with pytest.raises(DataError, match="needs -p dc_dir"):
+        make_config(dc_index="x.csv")
+    owner = pd.DataFrame([["poverty", "prison", 0.01, "curated_pair", ""]],
+                         columns=["sentence_1", "sentence_2", "score", "source", "dcid"])
+    pairs, info = join_dc_pairs(cfg, owner)
+    assert info["owner_pairs"] == 1 and info["dc_pairs"] == len(pairs) - 1 > 10   # the shared pair only once
+    assert (pairs["sentence_1"] == "poverty").sum() == 1 and "Median_Income_Household" in set(pairs["dcid"])
+    with pytest.raises(DataError, match="not found"):
+        check_served(cfg, None)   # its index file is missing: refused before the run
