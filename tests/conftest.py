@@ -1,22 +1,13 @@
-"""Shared fixtures: a tiny randomly initialised BERT sentence model (no download) and a tiny catalog."""
+"""Shared fixtures: a tiny randomly initialised BERT sentence model (no download) and a tiny catalog.
+What tests import (files, a fake finished run, constants) lives in helpers.py."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
 
-WORDS = """poverty prison income household median unemployment rate people population women men
-children count of person below level black african american americans living in africa
-farm wheat corn energy solar electricity crime burglary housing rent home value the a and
-number how many what is jobless poor earnings age female male health insurance""".split()
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
+from helpers import WORDS, write
 
 
 def pytest_collection_modifyitems(config, items):
@@ -95,26 +86,3 @@ def tiny_data(tmp_path) -> Path:
         poor,poverty,0.95
         """)
     return d
-
-
-def make_finished_run(runs_dir: Path, tiny_model_dir: Path, data_dir: Path, name: str = "20260101-000000-small-tiny",
-                      names: dict | None = None) -> Path:
-    """A finished run folder without training: the tiny model with its weights nudged as the tuned model
-    (what the playground, the curation widget and the browser test load)."""
-    import json
-
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    folder = runs_dir / name
-    tuned = SentenceTransformer(str(tiny_model_dir), device="cpu")
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in tuned.parameters():
-            p.add_(0.5 * torch.randn_like(p))
-    tuned.save(str(folder / "model"))
-    (folder / "config.json").write_text(json.dumps({"status": "complete", "params": {
-        "base_model": str(tiny_model_dir), "data_dir": str(data_dir), "size": "small"}}))
-    (folder / "metrics.json").write_text("{}")
-    (folder / "eval_after.json").write_text(json.dumps({"names": names or {}}))
-    return folder

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_finished_run
+from helpers import finished_run
 from svtune import paths
-from svtune.data.catalog import CURATION_FILE
+from svtune.data.records import CURATION_FILE
 
 TOKEN = "svtune-browser-test"
 TIMEOUT = 240   # seconds for each wait: this runs niced on a busy 2-core machine
@@ -66,7 +66,7 @@ def lab(tmp_path, tiny_model_dir, tiny_data):
     finished tiny run whose data folder is tiny_data."""
     _require_browser()                       # before starting anything
     outputs, root = tmp_path / "outputs", tmp_path / "lab"
-    make_finished_run(outputs / "runs", tiny_model_dir, tiny_data)
+    finished_run(outputs / "runs", tiny_model_dir, tiny_data, tuned=True)
     root.mkdir()
     shutil.copy(paths.NOTEBOOKS_DIR / "playground.ipynb", root / "playground.ipynb")
     port = _free_port()

@@ -3,83 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
-import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
+from helpers import COMMAND, CONFIG, EVAL_AFTER, METRICS, NAMES, finished_run
 from svtune.ship.card import MARKER, card_text, write_card
-
-COMMAND = "python -m svtune.run.run --size tiny -p recipe default -p seed 7"
-
-CONFIG = {
-    "status": "complete",
-    "params": {"size": "tiny", "data_dir": "data", "recipe": "default", "base_model": "all-MiniLM-L6-v2",
-               "epochs": 1, "batch_size": 16, "learning_rate": 1e-4, "seed": 7, "max_steps": None,
-               "precision": "fp32", "eval_dir": "", "teacher": None, "overrides": {}},
-    "recipe": {"name": "default", "epochs": 1, "batch_size": 16, "learning_rate": 1e-4, "mnrl_scale": 40.0,
-               "center": 0.5},
-    "base_model": {"base_model": "all-MiniLM-L6-v2", "path": "/x/model", "sha256": "ab" * 32,
-                   "verified": True, "license": "apache-2.0"},
-    "inputs_sha256": {"data/curated_input/c.csv": "cd" * 32},
-    "environment": {"python": "3.11.7", "platform": "Linux", "cpu": "x86", "cuda": None,
-                    "git_commit": "deadbeef", "packages": {"svtune": "0.1.0"}},
-    "command": COMMAND,
-}
-
-
-def _eval(mrr, spearman, nonsense):
-    return {"retrieval": {"queries": 3, "mrr@10": mrr, "recall@1": mrr - 0.1, "recall@5": 0.8, "recall@10": 0.9,
-                          "ndcg@10": mrr + 0.05},
-            "pairs_heldout": {"pairs": 3, "spearman": spearman, "pearson": spearman - 0.05,
-                              "band_mean_cosine": {"<=0.05": 0.1}, "band_order": {}},
-            "pairs_curated": {"pairs": 4, "spearman": 0.7, "pearson": 0.6},
-            "collapse": {"random_pair_mean_cosine": 0.2, "nonsense_best": {"random random": nonsense},
-                         "nonsense_max": nonsense}}
-
-
-METRICS = {
-    "data": {"statvars": 5, "topics": 2, "pairs": 42,
-             "pairs_per_source": {"name~description": 30, "name~alternative": 8, "curated_pair": 4}},
-    "before": _eval(0.5, 0.4, 0.3),
-    "after": _eval(0.75, 0.6, 0.35),
-    "delta": {"retrieval.mrr@10": 0.25},
-    "health": {"ok": True, "problems": [], "random_pair_rise": -0.1},
-    "train": {"recipe": "default", "steps": 12, "train_seconds": 3.5, "pairs_per_second": 120.0, "precision": "fp32"},
-    "wall_time_s": 9.0, "peak_rss_mb": 500.0,
-    "bootstrap": {"mrr@10": {"a": 0.75, "b": 0.5, "diff": 0.25, "diff_ci95": [0.05, 0.45], "a_wins": 0.97, "items": 3}},
-}
-
-NAMES = {"Count_Person_BelowPovertyLevelInThePast12Months": "People Below Poverty Level",
-         "Median_Income_Household": "Median Household Income", "UnemploymentRate_Person": "Unemployment Rate",
-         "Count_Person_Female": "Female Population"}
-QUERIES = [("how many poor people", ["Count_Person_BelowPovertyLevelInThePast12Months"],
-            ["Count_Person_BelowPovertyLevelInThePast12Months", "Median_Income_Household", "Count_Person_Female"]),
-           ("jobless share", ["UnemploymentRate_Person"],
-            ["Median_Income_Household", "Count_Person_Female", "Count_Person_BelowPovertyLevelInThePast12Months"]),
-           ("women count", ["Count_Person_Female"], ["Count_Person_Female", "UnemploymentRate_Person"]),
-           ("fourth query never shown", ["Count_Person_Female"], ["Count_Person_Female"])]
-EVAL_AFTER = {"details": {"queries": [{"query": q, "expected": e, "top": [[d, 0.9 - 0.1 * i] for i, d in enumerate(t)]}
-                                      for q, e, t in QUERIES],
-                          "pairs_heldout": [{"sentence_1": "poverty", "sentence_2": "crime", "label": 0.01,
-                                             "cosine": 0.1}]},
-              "names": NAMES}
-
-
-def make_run(root: Path, model_dir: Path, name: str = "20260101-000000-000000-tiny-all-MiniLM-L6-v2",
-             config: dict | None = None, metrics: dict | None = None, evals: bool = True) -> Path:
-    """A finished run folder: the tiny model as model/ plus hand-written JSON files."""
-    run = root / name
-    shutil.copytree(model_dir, run / "model")
-    (run / "config.json").write_text(json.dumps(CONFIG if config is None else config))
-    if metrics is not False:
-        (run / "metrics.json").write_text(json.dumps(METRICS if metrics is None else metrics))
-    if evals:
-        (run / "eval_after.json").write_text(json.dumps(EVAL_AFTER))
-        (run / "eval_before.json").write_text(json.dumps(EVAL_AFTER))
-    return run
 
 
 def split(text: str) -> tuple[dict, str]:
@@ -188,7 +117,7 @@ def test_other_base_models():
 def test_write_card_replaces_the_default_card_and_model_still_loads(tmp_path, tiny_model_dir):
     from sentence_transformers import SentenceTransformer
 
-    run = make_run(tmp_path, tiny_model_dir)
+    run = finished_run(tmp_path, tiny_model_dir)
     assert "# SentenceTransformer" in (run / "model" / "README.md").read_text()  # the card sentence-transformers saved
     path = write_card(run)
     assert path == run / "model" / "README.md"

@@ -6,9 +6,10 @@ import hashlib
 
 import pytest
 
-from conftest import write
-from svtune.data.catalog import load_catalog, read_sentence_pairs
+from helpers import write
+from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
+from svtune.data.records import read_sentence_pairs
 from svtune.model.load import resolve_base_model
 
 

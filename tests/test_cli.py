@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import write
+from helpers import write
 from svtune import cli, paths
 from svtune.run.folder import leftovers
 

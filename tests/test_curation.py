@@ -7,13 +7,14 @@ import html
 
 import pytest
 
-from conftest import make_finished_run, write
+from helpers import finished_run, write
 from svtune import paths
 from svtune.data import curation
-from svtune.data.catalog import CURATION_FILE, PAIRS_FILE, load_catalog
+from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
 from svtune.data.curation import Curator, Refused
 from svtune.data.leaks import HeldOut, counts
+from svtune.data.records import CURATION_FILE, PAIRS_FILE
 
 
 def lines(path) -> list[str]:
@@ -190,7 +191,7 @@ def test_the_playground_widget_has_grade_buttons_for_its_results(tmp_path, monke
     from svtune.eval.playground import widget
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
-    make_finished_run(tmp_path / "runs", tiny_model_dir, tiny_data)
+    finished_run(tmp_path / "runs", tiny_model_dir, tiny_data, tuned=True)
     ui = widget(query="wheat growers")
     panel = ui.parts["labels"]
     assert len(panel.texts) == 5 and "Wheat Farms" in panel.texts     # the tiny catalog: 5 StatVars

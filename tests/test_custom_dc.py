@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from compat.check_catalog import server_reads
-from conftest import write
+from helpers import centred_copy, custom_dc, finished_run, variables, write
 from svtune import cli
 from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
@@ -23,31 +23,6 @@ from svtune.data.formats import index_from_catalog
 from svtune.data.heldout import HELDOUT_MIN, check_count, label
 from svtune.ship.convert import ExportError
 from svtune.ship.custom_dc import export_custom_dc, report
-from test_card import CONFIG
-from test_export import centred_copy, tiny_run
-
-WORDS = ["poverty", "income", "crime", "housing", "farm", "energy", "health", "rent"]
-
-
-def variables(n: int, descriptions: int = 3) -> dict:
-    """`n` variables in two levels of groups, each with `descriptions` search descriptions."""
-    out = {}
-    for i in range(n):
-        w = WORDS[i % len(WORDS)]
-        out[f"c/Var{i}"] = {"name": f"{w} count {i}", "description": f"the number of {w} cases, {i}",
-                            "searchDescriptions": [f"how many {w} {i} {k}" for k in range(descriptions)],
-                            "group": f"Society/{w.title()}" if i % 2 else "Economy"}
-    return out
-
-
-def custom_dc(root: Path, variables: dict, pairs: str | None = None) -> Path:
-    folder = root / "dc"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({"inputFiles": {}, "variables": variables}, indent=2))
-    if pairs:
-        write(folder / "finetuning" / "sentence_pairs.csv", pairs)
-    return folder
-
 
 # --- reading ----------------------------------------------------------------------------------------------
 
@@ -213,7 +188,7 @@ def test_evaluation_summary_and_card_say_what_was_held_out(tmp_path, tiny_model_
     from svtune.eval.summary import summary
     from svtune.model.load import load_model
     from svtune.run.config import make_config
-    from svtune.ship.card_sections import _results_section
+    from svtune.ship.card_sections import results_section
     folder = custom_dc(tmp_path, variables(HELDOUT_MIN))
     cfg = make_config(data_dir=str(folder), base_model=str(tiny_model_dir), seed=3)
     cat = load_catalog(folder, warn=False, heldout_seed=3)
@@ -224,7 +199,7 @@ def test_evaluation_summary_and_card_say_what_was_held_out(tmp_path, tiny_model_
     after = {k: v for k, v in result.items() if k not in ("details", "names")}
     (tmp_path / "metrics.json").write_text(json.dumps({"before": after, "after": after}, default=float))
     assert label(HELDOUT_MIN) in summary(tmp_path)
-    assert label(HELDOUT_MIN) in "\n".join(_results_section({"before": after, "after": after}))
+    assert label(HELDOUT_MIN) in "\n".join(results_section({"before": after, "after": after}))
 
 
 # --- writing back where the server looks ---------------------------------------------------------------------
@@ -232,8 +207,7 @@ def test_evaluation_summary_and_card_say_what_was_held_out(tmp_path, tiny_model_
 @pytest.fixture
 def dc_run(tmp_path, tiny_model_dir):
     folder = custom_dc(tmp_path, variables(HELDOUT_MIN))
-    config = dict(CONFIG, params=dict(CONFIG["params"], data_dir=str(folder)))
-    return tiny_run(tmp_path / "runs", centred_copy(tiny_model_dir, tmp_path / "centred"), folder, config=config)
+    return finished_run(tmp_path / "runs", centred_copy(tiny_model_dir, tmp_path / "centred"), folder)
 
 
 def read_embeddings(path: Path) -> pd.DataFrame:

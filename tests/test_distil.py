@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from svtune import paths
+from svtune import paths, runs
 from svtune.train.teacher import Space, project
 
 
@@ -92,13 +92,13 @@ def test_the_teacher_is_tuned_once_per_catalog_then_reused(tiny_model_dir, tiny_
     assert trained[0]["overrides"] == teacher_cache.PRESET["overrides"]
     doc = json.loads((student / "config.json").read_text())
     teacher_run = doc["params"]["teacher"]
-    assert paths.run_problem(Path(teacher_run)) is None
+    assert runs.run_problem(Path(teacher_run)) is None
     assert "-p teacher" in doc["command"]
     metrics = json.loads((student / "metrics.json").read_text())
     assert metrics["teacher"]["texts"] > 0 and metrics["teacher"]["tuned_from"] == str(tiny_model_dir)
     records = list((tmp_path / "teachers").glob("*.json"))
     assert len(records) == 1 and json.loads(records[0].read_text())["run"] == teacher_run
-    again = teacher_cache.ensure(make_config(**params))      # a second student finds it
+    again = teacher_cache.ensure(make_config(**params), launch.main)      # a second student finds it
     assert again == teacher_run and len(trained) == 1
     other = make_config(**{**params, "seed": 3})              # another seed is another teacher
     assert teacher_cache.cache_key(other, teacher_cache.teacher_params(other)) != records[0].stem

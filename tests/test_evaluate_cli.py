@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import write
+from helpers import write
 from svtune import cli
 from svtune.data.csvio import DataError
 from svtune.data.formats import read_index, read_queries

@@ -12,32 +12,11 @@ import pytest
 import yaml
 
 from compat.check_catalog import server_reads
+from helpers import CONFIG, TEXTS, centred_copy, finished_run
 from svtune.eval import threshold
 from svtune.ship import export as ex
 from svtune.ship import onnx as onnx_copy
 from svtune.ship.export import ExportError, export
-from test_card import CONFIG, make_run
-
-TEXTS = ["how many poor people", "median household income", "women", "wheat farms"]
-
-
-def tiny_run(root: Path, model_dir: Path, data_dir: Path, **kw) -> Path:
-    """A finished run of the tiny model whose config.json points at the tiny catalog."""
-    config = kw.pop("config", None) or dict(CONFIG, params=dict(CONFIG["params"], data_dir=str(data_dir)))
-    run = make_run(root, model_dir, config=config, **kw)
-    (run / "train.ipynb").write_text("{}")   # a finished run keeps its executed notebook
-    return run
-
-
-def centred_copy(model_dir: Path, out: Path) -> Path:
-    """`model_dir` with svtune's centring modules (Normalize -> Dense -> Normalize) appended, saved to `out`."""
-    from sentence_transformers import SentenceTransformer
-
-    from svtune.train.centering import add_centering
-    model = SentenceTransformer(str(model_dir), device="cpu")
-    add_centering(model, np.linspace(-0.1, 0.2, model.get_embedding_dimension()).astype(np.float32), 0.5)
-    model.save(str(out))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +26,7 @@ def centred_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def run(tmp_path, centred_model_dir, tiny_data) -> Path:
-    return tiny_run(tmp_path / "runs", centred_model_dir, tiny_data)
+    return finished_run(tmp_path / "runs", centred_model_dir, tiny_data)
 
 
 def siblings(dest: Path) -> list[str]:
@@ -116,7 +95,7 @@ def test_catalog_yaml_env_lines_and_readme(run, tmp_path, tiny_data):
 
 
 def test_without_eval_after_the_heldout_queries_are_evaluated_now(tmp_path, centred_model_dir, tiny_data):
-    run = tiny_run(tmp_path / "runs", centred_model_dir, tiny_data, evals=False)
+    run = finished_run(tmp_path / "runs", centred_model_dir, tiny_data, evals=False)
     cal = json.loads((export(run, tmp_path / "out" / "bundle") / "calibration.json").read_text())
     assert cal["heldout_queries"] == 3 and cal["heldout_from"] == str(tiny_data / "eval" / "queries.csv")
 
@@ -157,7 +136,7 @@ def test_incomplete_runs_are_refused_with_nothing_written(tmp_path, tiny_model_d
     params = dict(CONFIG["params"], data_dir=str(tiny_data))
     config = dict(CONFIG, params=params, status={"running": "running", "failed": "failed"}.get(breakage, "complete"))
     name = "20260101-x.failed" if breakage == "failed-name" else "r"
-    run = tiny_run(tmp_path / "runs", tiny_model_dir, tiny_data, config=config, name=name,
+    run = finished_run(tmp_path / "runs", tiny_model_dir, tiny_data, config=config, name=name,
                    metrics=False if breakage == "no-metrics" else None)
     if breakage == "no-model":
         shutil.rmtree(run / "model")

@@ -18,7 +18,7 @@ def tiny_model(kind: str, root):
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     from transformers import BertConfig, BertModel, BertTokenizerFast, MPNetConfig, MPNetModel
 
-    from conftest import WORDS
+    from helpers import WORDS
     torch.manual_seed(0)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<s>", "</s>", *sorted(set(WORDS))]
     tok = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True)

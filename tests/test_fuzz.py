@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write
+from helpers import write
 from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
 from svtune.data.formats import read_index, read_pairs, read_queries

@@ -1,11 +1,13 @@
 """The house rules as tests: one command with every verb, the recorded command reproduces the run's
-config, resume takes the run's own parameters, stages import only downward, no module too long."""
+config, resume takes the run's own parameters, stages import only downward, no import cycles and no import
+inside a function but to keep svtune light, no module too long, no test module imports another."""
 
 from __future__ import annotations
 
 import ast
 import json
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,7 +108,7 @@ def test_stages_import_only_downward():
         for module in (PKG / stage).glob("*.py"):
             upward = {s for s in _imports(module) if s in STAGES and STAGES.index(s) > STAGES.index(stage)}
             assert not upward, f"{module.relative_to(PKG)} imports {upward}, a later stage"
-    for module in ("paths.py", "progress.py", "hashing.py"):
+    for module in ("paths.py", "progress.py", "hashing.py", "runs.py"):
         assert not _imports(PKG / module) & set(STAGES), module
 
 
@@ -118,3 +120,144 @@ def test_modules_and_functions_stay_short():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = node.end_lineno - node.lineno + 1
                 assert length <= 70, f"{module.relative_to(PKG)}:{node.name} is {length} lines"
+
+
+def test_no_test_module_imports_another():
+    """What tests share lives in helpers.py (and fixtures in conftest.py); scripts/ import no test module."""
+    tests = Path(__file__).parent
+    for path in [*tests.rglob("*.py"), *(paths.REPO_ROOT / "scripts").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            wrong = [n for n in names if n.split(".")[-1].startswith("test_") or n.split(".")[0] == "conftest"]
+            assert not wrong, f"{path.relative_to(paths.REPO_ROOT)} imports {wrong}"
+
+
+# --- the import graph: no cycles, and imports inside functions only where they keep svtune light -----------
+
+# Third-party packages cheap enough to import at the top of any module; every other one (torch, pandas,
+# scipy, transformers, matplotlib, jinja2, huggingface_hub, ...) is heavy or optional.
+LIGHT = {"numpy", "yaml"} | set(sys.stdlib_module_names)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PKG.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package_modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PKG.rglob("*.py"))}
+
+
+def _import_graph() -> tuple[dict, dict, list]:
+    """Per module: the svtune modules it imports (anywhere), the third-party roots it imports at the top,
+    and every import of an svtune module inside a function as (module, line, imported module)."""
+    modules = _package_modules()
+
+    def module_of(name: str) -> str:     # svtune.run.Run -> svtune.run; svtune.data.catalog -> itself
+        while name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    edges: dict[str, dict[str, bool]] = {m: {} for m in modules}    # module -> {imported: at the top}
+    third: dict[str, set] = {m: set() for m in modules}
+    inner = []
+
+    def visit(node, module: str, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                if isinstance(child, ast.ImportFrom) and (child.module or "").split(".")[0] == "svtune":
+                    names = [f"{child.module}.{a.name}" for a in child.names]
+                else:
+                    names = [a.name for a in child.names] if isinstance(child, ast.Import) else [child.module]
+                for name in names:
+                    if name.split(".")[0] != "svtune":
+                        if not nested:
+                            third[module].add(name.split(".")[0])
+                        continue
+                    target = module_of(name)
+                    if target != module:
+                        edges[module][target] = edges[module].get(target, False) or not nested
+                        if nested:
+                            inner.append((module, child.lineno, target))
+            visit(child, module, nested)
+
+    for name, path in modules.items():
+        visit(ast.parse(path.read_text()), name, False)
+    return edges, third, inner
+
+
+def _cycles(edges: dict[str, dict]) -> list[list[str]]:
+    """One cycle (a -> ... -> a) through each group of modules that import one another (Tarjan's strongly
+    connected components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges[v]:
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = stack[stack.index(v):]
+            del stack[stack.index(v):]
+            if len(group) > 1:
+                groups.append(set(group))
+
+    for v in edges:
+        if v not in index:
+            connect(v)
+    out = []
+    for group in groups:      # the shortest way round from the group's first module back to it
+        start = min(group)
+        way = {start: [start]}
+        todo = [start]
+        while todo:
+            v = todo.pop(0)
+            if start in edges[v]:
+                out.append(way[v] + [start])
+                break
+            for w in sorted(set(edges[v]) & group - set(way)):
+                way[w] = way[v] + [w]
+                todo.append(w)
+    return out
+
+
+def test_no_import_cycles():
+    """No module imports itself through others, whether the imports are at the top or inside functions."""
+    edges, _, _ = _import_graph()
+    cycles = _cycles(edges)
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_imports_inside_functions_only_keep_svtune_light():
+    """An svtune module is imported inside a function only when importing it at the top would load a heavy or
+    optional third-party package (anything but the standard library, numpy and yaml: torch, pandas, scipy,
+    transformers, matplotlib, jinja2, huggingface_hub ...) that its importer does not load already: what keeps
+    `import svtune...` and `svtune --help` fast. Everything else is imported at the top. The other reason such an
+    import gets written, to dodge an import cycle, cannot arise: test_no_import_cycles counts the imports inside
+    functions too. Third-party packages themselves may be imported inside functions (heavy, optional)."""
+    edges, third, inner = _import_graph()
+
+    def loads(module: str, seen: set) -> set:
+        """The third-party packages importing `module` loads (its packages' __init__ run first)."""
+        if module in seen:
+            return set()
+        seen.add(module)
+        out = set(third[module])
+        parents = [".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)]
+        for m in [*parents, *(t for t, top in edges[module].items() if top)]:
+            out |= loads(m, seen)
+        return out
+
+    heavy = {m: loads(m, set()) - LIGHT for m in edges}
+    needless = sorted({f"{m}:{line} imports {target} inside a function" for m, line, target in inner
+                       if not heavy[target] - heavy[m]})
+    assert not needless, "nothing heavy comes with these imports: move them to the top\n" + "\n".join(needless)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from svtune.data.catalog import Catalog, CuratedPair, StatVar
 from svtune.data.mining import mine_pairs
+from svtune.data.records import Catalog, CuratedPair, StatVar
 
 
 def cat(statvars, pairs=()):

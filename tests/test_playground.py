@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import make_finished_run
+from helpers import finished_run
 from svtune import paths
 from svtune.eval import playground
 from svtune.eval.playground import Playground, widget
@@ -31,7 +31,7 @@ def runs(tmp_path, monkeypatch):
 @pytest.fixture
 def run(runs, tiny_model_dir, tiny_data):
     """A finished run folder: the tiny model with its weights nudged as the tuned model."""
-    return make_finished_run(runs, tiny_model_dir, tiny_data, names=NAMES)
+    return finished_run(runs, tiny_model_dir, tiny_data, tuned=True, names=NAMES)
 
 
 def test_compare_one_query_side_by_side(run):

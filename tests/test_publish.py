@@ -16,18 +16,10 @@ import yaml
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
+from helpers import CONFIG, finished_run
 from svtune.cli import main as cli_main
 from svtune.ship.card import MARKER
 from svtune.ship.publish import PublishError, publish, push_to_hub
-from test_card import CONFIG
-from test_card import make_run as make_card_run
-
-
-def make_run(*args, **kwargs) -> Path:
-    """A finished run folder as a launcher leaves it: with its executed notebook."""
-    run = make_card_run(*args, **kwargs)
-    (run / "train.ipynb").write_text("{}")
-    return run
 
 
 def main(argv):
@@ -43,7 +35,7 @@ TEXTS = ["how many poor people", "median household income", "women"]
 
 @pytest.fixture
 def run(tmp_path, tiny_model_dir) -> Path:
-    return make_run(tmp_path / "runs", tiny_model_dir)
+    return finished_run(tmp_path / "runs", tiny_model_dir)
 
 
 @pytest.fixture
@@ -106,7 +98,7 @@ def test_publish_round_trip_same_embeddings_and_manifest(run, dest, tmp_path):
 def test_incomplete_runs_are_refused_with_nothing_written(tmp_path, tiny_model_dir, dest, breakage):
     cfg = dict(CONFIG, status={"running": "running", "failed-status": "failed"}.get(breakage, "complete"))
     name = {"incomplete-name": ".incomplete-20260101-x", "failed-name": "20260101-x.failed"}.get(breakage, "r")
-    run = make_run(tmp_path / "runs", tiny_model_dir, name=name, config=cfg,
+    run = finished_run(tmp_path / "runs", tiny_model_dir, name=name, config=cfg,
                    metrics=False if breakage == "no-metrics" else None)
     if breakage == "no-modules":
         (run / "model" / "modules.json").unlink()
@@ -270,7 +262,7 @@ def test_push_to_hub_uploads_model_at_root_and_run_files(run, hub):
 
 
 def test_push_to_hub_refuses_incomplete_run_without_any_request(tmp_path, tiny_model_dir, hub):
-    run = make_run(tmp_path, tiny_model_dir, config=dict(CONFIG, status="running"))
+    run = finished_run(tmp_path, tiny_model_dir, config=dict(CONFIG, status="running"))
     with pytest.raises(PublishError, match="status is 'running'"):
         push_to_hub(run, "my-org/statvar-test", token="hf_fake")
     assert hub.requests == []
@@ -309,7 +301,7 @@ def test_object_store_copies_manifest_last_and_a_failed_copy_leaves_nothing(run,
 
 
 def test_a_run_without_its_executed_notebook_is_refused(tmp_path, tiny_model_dir):
-    run = make_run(tmp_path / "runs", tiny_model_dir)
+    run = finished_run(tmp_path / "runs", tiny_model_dir)
     (run / "train.ipynb").unlink()   # killed between finishing and moving its notebook in
     with pytest.raises(PublishError, match="no train.ipynb"):
         publish(run, (tmp_path / "x").as_uri())

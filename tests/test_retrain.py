@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import make_finished_run
+from helpers import finished_run
 from svtune import paths
 from svtune.data.curation import Curator
 from svtune.eval.run_diff import labelled_first, run_diff
@@ -22,8 +22,8 @@ def two_runs(tmp_path, monkeypatch, tiny_model_dir, tiny_data):
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.setattr(paths, "OUTPUTS_DIR", tmp_path)
-    a = make_finished_run(tmp_path / "runs", tiny_model_dir, tiny_data, "20260101-000000-small-tiny")
-    b = make_finished_run(tmp_path / "runs", tiny_model_dir, tiny_data, "20260102-000000-small-tiny")
+    a = finished_run(tmp_path / "runs", tiny_model_dir, tiny_data, name="20260101-000000-small-tiny", tuned=True)
+    b = finished_run(tmp_path / "runs", tiny_model_dir, tiny_data, name="20260102-000000-small-tiny", tuned=True)
     held = [("jobless share", ["UnemploymentRate_Person"]), ("women count", ["Count_Person_Female"])]
     for folder, tops in ((a, [["Count_Farm_Wheat", "UnemploymentRate_Person"], ["Count_Person_Female"]]),
                          (b, [["UnemploymentRate_Person"], ["Count_Farm_Wheat", "Count_Person_Female"]])):
@@ -94,7 +94,7 @@ def test_a_background_retrain_streams_its_console_and_diffs_against_the_previous
 
 def test_the_retrain_widget_shows_console_and_result(two_runs):
     pytest.importorskip("ipywidgets")
-    from svtune.run.retrain_widget import retrain_widget
+    from svtune.run.retrain import retrain_widget
     a, b = two_runs
     ui = retrain_widget(a, argv=[sys.executable, "-c", f"print('step 1/1'); print('run complete: {b}')"])
     ui.parts["start"].click()

@@ -9,6 +9,7 @@ import pytest
 from svtune import paths
 from svtune.run import Run
 from svtune.run.folder import create_run_dir, final_dir, mark_failed
+from svtune.runs import finished_runs
 
 
 def run_pipeline(model_dir, data, **params):
@@ -80,7 +81,7 @@ def test_run_folders_are_unique_and_renamed_in_one_place(tmp_path):
     assert doc["status"] == "failed" and doc["reason"] == "interrupted (Ctrl-C)"
     third = create_run_dir("tiny", "m", runs)            # the failed name is taken too
     assert third.name not in (first.name, second.name)
-    assert paths.finished_runs(runs) == []                # nothing complete yet
+    assert finished_runs(runs) == []                     # nothing complete yet
 
 
 def tiny_params(tiny_model_dir, tiny_data, **extra):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import write
+from helpers import write
 from svtune.data.csvio import DataError
 from svtune.data.served import check_disjoint, dc_index_rows, owner_rows
 from svtune.eval import served, threshold
@@ -62,6 +62,10 @@ def test_served_evaluation_of_three_configurations(tiny_model_dir):
     assert out["intervals"]["c"]["dc"]["mrr@10"]["diff"] == 0 and out["intervals"]["c"]["dc"]["mrr@10"]["items"] == 3
     assert [q["query"] for q in out["details"]["c"]["owner"]] == ["how many poor", "farm count"]
     assert out["index_sentences"] == {"owner": 4, "dc": 4}
+    table = served.summary_lines(out)[1].splitlines()   # the summary and the card: (c) against (a) first
+    assert "(c) tuned, both indexes" in table[1] and "(a) base" in table[3] and "(b) tuned" in table[5]
+    card = served.card_lines(out)
+    assert "## Served beside Data Commons" in card and card[-6].startswith("| (c) tuned, both indexes | owner's (2)")
 
 
 def test_threshold_is_calibrated_on_one_half_and_graded_on_the_other():
@@ -91,7 +95,7 @@ def test_dc_index_reads_input_csv_and_the_servers_embeddings_file(tmp_path):
 
 
 def test_owner_rows_are_what_the_importer_writes(tmp_path):
-    from svtune.data.catalog import Catalog, StatVar
+    from svtune.data.records import Catalog, StatVar
     cat = Catalog({"c/A": StatVar("c/A", "Name A", ["desc"], [], ["alt 1", "alt 2"]),
                    "c/B": StatVar("c/B", "Name B", [], [], []),
                    "c/topic/T": StatVar("c/topic/T", "Topic", [], [], [], topic=True)}, [], [])
@@ -114,3 +118,23 @@ def test_dc_dir_joins_data_commons_pairs_and_is_checked_before_a_run(tmp_path, t
     assert (pairs["sentence_1"] == "poverty").sum() == 1 and "Median_Income_Household" in set(pairs["dcid"])
     with pytest.raises(DataError, match="not found"):
         check_served(cfg, None)   # its index file is missing: refused before the run
+
+
+def test_svtune_evaluate_served_with_prints_the_three_configurations(tmp_path, tiny_model_dir, capsys):
+    import json
+
+    from svtune import cli
+    owner = write(tmp_path / "owner.csv", "dcid,sentence\nc/Poverty,poverty rate;poor people\nc/Farms,wheat farms\n")
+    dc = write(tmp_path / "dc.csv", "dcid,sentence\nCount_Female,women\nRate_Unemployment,unemployment\n")
+    oq = write(tmp_path / "oq.csv", "query,expected\nhow many poor,c/Poverty\nfarm count,c/Farms\n")
+    dq = write(tmp_path / "dq.csv", "query,expected\njobless,Rate_Unemployment\nhow many women,Count_Female\n")
+    args = ["evaluate", "--model", str(tiny_model_dir), "--model", str(tiny_model_dir), "--catalog", str(owner),
+            "--queries", str(oq), "--served-with", str(dc), "--served-queries", str(dq)]
+    cli.main(args)
+    out = capsys.readouterr().out
+    assert "(c) tuned, both indexes" in out and "(a) base, both indexes (today)" in out
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert set(figures["configs"]) == {"a", "b", "c"} and figures["configs"]["c"]["owner"]["queries"] == 2
+    with pytest.raises(SystemExit) as e:   # one model is no comparison
+        cli.main(args[:3] + args[5:])
+    assert e.value.code == 2 and "two models" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import make_finished_run, write
+from helpers import finished_run, write
 from svtune import paths
 from svtune.eval.suggest import suggest, table
 
@@ -15,7 +15,7 @@ from svtune.eval.suggest import suggest, table
 def run(tmp_path, monkeypatch, tiny_model_dir, tiny_data):
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
     monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")
-    folder = make_finished_run(tmp_path / "runs", tiny_model_dir, tiny_data)
+    folder = finished_run(tmp_path / "runs", tiny_model_dir, tiny_data, tuned=True)
 
     def q(query, expected, top):
         return {"query": query, "expected": expected, "top": top}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import write
+from helpers import write
 from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
 from svtune.data.topics import read_topics

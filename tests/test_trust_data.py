@@ -10,11 +10,12 @@ import pathlib
 
 import pytest
 
-from conftest import write
-from svtune.data.catalog import Catalog, CuratedPair, StatVar, load_catalog
+from helpers import write
+from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
 from svtune.data.formats import read_pairs, read_queries
 from svtune.data.mining import mine_pairs
+from svtune.data.records import Catalog, CuratedPair, StatVar
 from svtune.data.topics import read_topics
 
 AS_ROOT = pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,

@@ -11,12 +11,13 @@ import warnings
 
 import pytest
 
-from conftest import write
+from helpers import custom_dc, variables, write
 from svtune import cli, paths
 from svtune.data import leaks
-from svtune.data.catalog import PAIRS_FILE, load_catalog
+from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
 from svtune.data.heldout import seed_for
+from svtune.data.records import PAIRS_FILE
 from svtune.model import hardware
 
 # --- the same command, the same precision ---------------------------------------------------------------------
@@ -166,15 +167,14 @@ def test_shared_texts_are_counted_and_shown_in_summary_and_card(tiny_data):
     cat = load_catalog(tiny_data)
     assert cat.heldout_shared == 2                                       # both rows with "poverty" (eval/pairs.csv)
     from svtune.eval.summary import shared_line
-    from svtune.ship.card_sections import _data_section
+    from svtune.ship.card_sections import data_section
     assert shared_line({"heldout_shared": 2}).startswith("2 curated training pair(s) share a text")
     assert shared_line({}) == "" and shared_line({"heldout_shared": 0}) == ""
-    card = "\n".join(_data_section({"data": {"pairs": 9, "heldout_shared": 2}}, {}))
+    card = "\n".join(data_section({"data": {"pairs": 9, "heldout_shared": 2}}, {}))
     assert "2 hand-curated pair(s) share a text with a held-out pair" in card
 
 
 def test_a_custom_data_commons_with_its_own_eval_is_checked_too(tmp_path):
-    from test_custom_dc import custom_dc, variables
     folder = custom_dc(tmp_path, variables(4), pairs="sentence_1,sentence_2,score\nrent,housing cost,0.9\n")
     write(folder / "eval" / "pairs.csv", "sentence_1,sentence_2,score\nHousing Cost,RENT,0.9\n")
     with pytest.raises(DataError) as e:
@@ -195,7 +195,6 @@ def test_compare_fresh_holds_out_what_the_run_held_out(tmp_path, tiny_model_dir,
 
     from svtune.eval import evaluate
     from svtune.model import load
-    from test_custom_dc import custom_dc, variables
     folder = custom_dc(tmp_path, variables(6))
     run = tmp_path / "run"
     run.mkdir()

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from svtune import cli, paths
+from svtune import cli, paths, runs
 from svtune.run import Run
 from svtune.run.folder import mark_failed
 
@@ -63,7 +63,7 @@ def failed_run(tiny_data, tiny_model_dir, reason="interrupted (Ctrl-C)"):
 
 
 def check_resumed(outputs, reason):
-    (done,) = paths.finished_runs(outputs / "runs")
+    (done,) = runs.finished_runs(outputs / "runs")
     doc = json.loads((done / "config.json").read_text())
     assert doc["status"] == "complete" and doc["params"]["seed"] == 7 and doc["params"]["recipe"] == "mnrl"
     assert doc["attempts"][0]["reason"] == reason          # the failure's reason is kept, not overwritten

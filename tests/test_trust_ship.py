@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
+from helpers import TEXTS, centred_copy, finished_run
 from svtune import paths
 from svtune.cli import main
 from svtune.data.csvio import DataError
@@ -29,7 +30,6 @@ from svtune.model import manifests
 from svtune.ship import export as ex
 from svtune.ship import publish as pub
 from svtune.ship.export import ExportError, export
-from test_export import TEXTS, centred_copy, tiny_run
 
 
 def exit_code(argv: list[str]) -> int:
@@ -51,7 +51,7 @@ def centred(tiny_model_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def run(tmp_path, centred, tiny_data) -> Path:
-    return tiny_run(tmp_path / "runs", centred, tiny_data)
+    return finished_run(tmp_path / "runs", centred, tiny_data)
 
 
 # --- export --to: relative to the current folder, --overwrite only over a bundle svtune wrote ------------

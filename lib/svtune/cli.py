@@ -21,6 +21,13 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
+
+from svtune import paths
+from svtune.data import autogen, synthetic
+from svtune.data.csvio import DataError
+from svtune.model import fetch, hardware
+from svtune.train import distributed
 
 VERBS = ("train", "recipes", "evaluate", "report", "compare", "bench", "export", "publish", "fetch",
          "clean", "hardware", "synthetic", "autogen")
@@ -77,6 +84,11 @@ def _eval_verbs(verb) -> None:
     p.add_argument("--pairs", help="scored pairs CSV sentence_1,sentence_2,score")
     p.add_argument("--size", default="small", help="catalog size when --catalog is a folder")
     p.add_argument("--json", help="also write the metrics (with per-query details) here")
+    p.add_argument("--served-with", metavar="DC_INDEX", help="also the served search of a custom DC: --catalog "
+                   "(the owner's index) merged with this Data Commons index (dcid,sentence input or embeddings.csv) "
+                   "under one threshold; two --model: the base (today), then the tuned")
+    p.add_argument("--served-queries", metavar="FILE", help="with --served-with: Data Commons' held-out queries "
+                   "(default data/eval/queries.csv)")
 
     p = verb("report", "rank-diff HTML of two models over one index")
     p.add_argument("--before", required=True, help="base model (folder, all-MiniLM-L6-v2 or HF id)")
@@ -183,7 +195,6 @@ def main(argv: list[str] | None = None):
     args = _parser().parse_args(_argv(list(sys.argv[1:] if argv is None else argv)))
     if args.verb == "bench":
         os.environ.setdefault("TQDM_DISABLE", "1")   # tqdm reads it when first imported
-    from svtune.data.csvio import DataError
     try:
         return HANDLERS[args.verb](args)
     except DataError as e:
@@ -199,6 +210,9 @@ def console() -> int:
 def _train(args):
     if args.recipes:
         return _recipes(args)
+    if not distributed.is_main():   # torchrun's ranks 1..N-1 train their shards of rank 0's run
+        from svtune.run import Run
+        return Run.worker()
     from svtune.run import launch
     return launch.main(run_params(args), args.notebook)
 
@@ -210,6 +224,10 @@ def _recipes(args):
 
 def _evaluate(args):
     from svtune.eval.evaluate import command
+    if args.served_with:
+        from svtune.eval.served import command as served
+        return served(args.model, args.catalog, args.queries, args.served_with, args.served_queries, args.size,
+                      args.json)
     return command(args.model, args.catalog, args.queries, args.pairs, args.size, args.json)
 
 
@@ -224,8 +242,6 @@ def _compare(args):
 
 
 def _bench(args):
-    from pathlib import Path
-
     from svtune.bench import compare, merge, results, scale, sweep
     if args.served:
         from svtune.bench.served import served_bench
@@ -280,34 +296,23 @@ def _publish(args):
         raise SystemExit(code)
 
 
-def _fetch(args):
-    from svtune.model.fetch import command
-    return command(args.name, _here(args.dest), args.list)
-
-
 def _clean(args):
     from svtune.run.folder import clean
     clean(args.yes)
 
 
 def _hardware(args):
-    from svtune.model.hardware import summary
-    for key, value in summary().items():
+    for key, value in hardware.summary().items():
         print(f"{key:>14}: {value}")
 
 
 def _synthetic(args):
-    from svtune import paths
-    from svtune.data.synthetic import write_catalog
-    counts = write_catalog(paths.resolve(args.out), args.statvars)
+    counts = synthetic.write_catalog(paths.resolve(args.out), args.statvars)
     print(f"wrote {counts['statvars']:,} StatVars and {counts['topic_edges']:,} topic edges to {args.out}")
 
 
-def _autogen(args):
-    from svtune.data.autogen import command
-    command(args.out, args.n, args.exclude)
-
-
 HANDLERS = {"train": _train, "recipes": _recipes, "evaluate": _evaluate, "report": _report, "compare": _compare,
-            "bench": _bench, "export": _export, "publish": _publish, "fetch": _fetch, "clean": _clean,
-            "hardware": _hardware, "synthetic": _synthetic, "autogen": _autogen}
+            "bench": _bench, "export": _export, "publish": _publish, "clean": _clean, "hardware": _hardware,
+            "synthetic": _synthetic,
+            "fetch": lambda args: fetch.command(args.name, _here(args.dest), args.list),
+            "autogen": lambda args: autogen.command(args.out, args.n, args.exclude)}

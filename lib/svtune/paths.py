@@ -2,7 +2,8 @@
 
 Paths never depend on the working directory, because papermill and nbval run
 notebooks from different folders. A relative path given by a user (for example
-`-p data_dir ../shared/datacommons`) is resolved against the repo root.
+`-p data_dir ../shared/datacommons`) is resolved against the repo root. What is inside a run
+folder, and when it is a finished run: runs.py.
 """
 
 from __future__ import annotations
@@ -48,51 +49,3 @@ def resolve(path: str | os.PathLike | None, default: Path | None = None) -> Path
 def data_dir(path: str | os.PathLike | None = None) -> Path:
     """The data folder to read: the repo's own `data/` unless another is named."""
     return resolve(path, DATA_DIR)
-
-
-def run_problem(folder: Path) -> str | None:
-    """Why `folder` is not a finished run (None when it is one): the one definition of "finished"."""
-    import json
-    folder = Path(folder)
-    if not folder.is_dir():
-        return f"{folder} is not a run folder (no such directory)"
-    if folder.name.startswith(INCOMPLETE_PREFIX):
-        return f"{folder} is still being written or was interrupted (.incomplete- folder)"
-    if folder.name.endswith(FAILED_SUFFIX):
-        return f"{folder} is a failed run"
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return f"{folder} has no config.json"
-    except (OSError, ValueError) as e:
-        return f"{folder}/config.json cannot be read ({e})"
-    status = config.get("status") if isinstance(config, dict) else None
-    if status != "complete":
-        return f"{folder} is not complete (config.json status is {status!r})"
-    for name in ("metrics.json", "model/modules.json"):
-        if not (folder / name).is_file():
-            return f"{folder} has no {name}"
-    return None
-
-
-def finished_runs(runs_dir: Path | None = None) -> list[Path]:
-    """Finished run folders, newest first."""
-    runs_dir = Path(runs_dir or RUNS_DIR)
-    if not runs_dir.is_dir():
-        return []
-    return sorted((p for p in runs_dir.iterdir() if not p.name.startswith(".") and run_problem(p) is None),
-                  key=lambda p: p.name, reverse=True)
-
-
-def finished_run(run: str | os.PathLike = "") -> Path:
-    """The finished run folder `run` ("" = the newest); FileNotFoundError, one line, when there is none."""
-    if not str(run):
-        runs = finished_runs()
-        if not runs:
-            raise FileNotFoundError(f"no finished run under {RUNS_DIR}; train one first: make train")
-        return runs[0]
-    folder = resolve(run)
-    problem = run_problem(folder)
-    if problem:
-        raise FileNotFoundError(problem)
-    return folder

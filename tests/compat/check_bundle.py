@@ -7,7 +7,7 @@ BUNDLE is an `svtune export --to` bundle or a custom Data Commons output folder 
 
 Run with the compat venv's python (scripts/compat.sh: sentence-transformers 2.7.0, transformers 4.53.0,
 datasets 2.18.0), never svtune's: this imports nothing from svtune, so what passes here loads on the
-server. REFERENCE (written by tests/test_compat.py with today's libraries) holds texts.json, embeddings.npy
+server. REFERENCE (written by tests/compat/reference.py with today's libraries) holds texts.json, embeddings.npy
 (those texts' embeddings) and expected_top.json ({query: dcid the top result must be}). Exit 0 when
 the model loads with a plain SentenceTransformer(path), gives the reference embeddings within 1e-5, and
 embeddings.csv (loaded with datasets, searched with util.semantic_search) ranks each query's dcid first.
@@ -90,10 +90,10 @@ def main(bundle: Path, reference: Path, cache_root: str | None = None) -> None:
     custom = bundle / "nl" / "embeddings" / "custom_catalog.yaml"
     catalog_file = custom if custom.is_file() else bundle / "catalog.yaml"
     indexes = server_reads(catalog_file)   # as nl_server/config_reader.py reads it, after Data Commons' own
-    for name, index in yaml.safe_load(catalog_file.read_text())["indexes"].items():
+    for index_name, index in yaml.safe_load(catalog_file.read_text())["indexes"].items():
         _, vectors = load_index(Path(index["embeddings_path"]))
-        assert vectors.shape[1] == model.get_sentence_embedding_dimension(), f"index {name}: {vectors.shape}"
-        print(f"index {name}: {vectors.shape[0]} sentences, model {index['model']}")
+        assert vectors.shape[1] == model.get_sentence_embedding_dimension(), f"index {index_name}: {vectors.shape}"
+        print(f"index {index_name}: {vectors.shape[0]} sentences, model {index['model']}")
     print(f"catalog OK: indexes {indexes}")
     print(f"bundle OK: {len(dcids)} sentences, model {name}, score_threshold {entry['score_threshold']}")
 

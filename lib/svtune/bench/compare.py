@@ -5,36 +5,35 @@ diff of A vs B, labelled queries first (eval/run_diff.py), to outputs/compare/."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from svtune import paths
+from svtune import paths, runs
 from svtune.bench.results import latest, print_table
+from svtune.data.catalog import load_catalog
+from svtune.data.heldout import seed_for
+from svtune.eval.headline import BOOTSTRAPPED
+from svtune.model import load
+from svtune.run.config import make_config
 
 
 def _eval_details(spec: str) -> dict:
     """Per-query and per-pair results of `RUN` (after training) or `RUN:before` (its base model)."""
     folder, _, stage = spec.partition(":")
-    folder = paths.resolve(folder)
-    path = folder / f"eval_{stage or 'after'}.json"
-    if not path.is_file():
-        raise SystemExit(f"{path}: no such evaluation (give a finished run folder, optionally :before)")
-    return json.loads(path.read_text())["details"]
+    folder, stage = paths.resolve(folder), stage or "after"
+    if not (folder / runs.eval_file(stage)).is_file():
+        raise SystemExit(f"{folder / runs.eval_file(stage)}: no such evaluation (give a finished run folder, "
+                         "optionally :before)")
+    return runs.read_eval(folder, stage)["details"]
 
 
 def _fresh_details(spec: str) -> dict:
     """`RUN`'s tuned model (or `RUN:before`, its base model) evaluated now, on the held-out
     files as they are today: runs evaluated on an older held-out set become comparable."""
-    from svtune.data.catalog import load_catalog
-    from svtune.data.heldout import seed_for
     from svtune.eval.evaluate import evaluate_run
-    from svtune.model.load import load_model
     folder, _, stage = spec.partition(":")
     folder = paths.resolve(folder)
-    if not (folder / "config.json").is_file():
-        raise SystemExit(f"{folder}: not a run folder (no config.json)")
     cfg = config_of(folder)
-    model = load_model(cfg.base_model if stage == "before" else str(folder / "model"))
+    model = load.load_model(cfg.base_model if stage == "before" else str(folder / "model"))
     catalog = load_catalog(cfg.data_dir, cfg.size, cfg.max_statvars, warn=False, heldout_seed=seed_for(cfg),
                            eval_dir=cfg.eval_dir)   # the run's own held-out texts, never a default seed
     print(f"evaluating {spec} on today's held-out files ...")
@@ -42,9 +41,11 @@ def _fresh_details(spec: str) -> dict:
 
 
 def config_of(folder: Path):
-    """The RunConfig a finished run was made with."""
-    from svtune.run.config import make_config
-    params = json.loads((folder / "config.json").read_text())["params"]
+    """The RunConfig a finished run was made with (SystemExit, one line, when `folder` is not a run)."""
+    try:
+        params = runs.params(folder)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"{folder}: {e}") from None
     return make_config(**{k: v for k, v in params.items() if k != "resume"})
 
 
@@ -59,9 +60,9 @@ def compare(a: str, b: str, fresh: bool = False, diff: bool = True) -> dict:
     except ValueError as e:
         raise SystemExit(f"{e} (add --fresh to evaluate both again on today's files)") from None
     print(f"A = {a}\nB = {b}")
-    rows = [{"metric": k, "A": v["a"], "B": v["b"], "A-B": v["diff"],
-             "95% interval": "[{:+.3f}, {:+.3f}]".format(*v["diff_ci95"]), "P(A>B)": v["a_wins"],
-             "items": v["items"]} for k, v in out.items() if isinstance(v, dict)]
+    rows = [{"metric": k, "A": out[k]["a"], "B": out[k]["b"], "A-B": out[k]["diff"],
+             "95% interval": "[{:+.3f}, {:+.3f}]".format(*out[k]["diff_ci95"]), "P(A>B)": out[k]["a_wins"],
+             "items": out[k]["items"]} for k in BOOTSTRAPPED if isinstance(out.get(k), dict)]
     print_table(rows, ["metric", "A", "B", "A-B", "95% interval", "P(A>B)", "items"])
     if diff:
         out["rank_diff"] = print_rank_diff(a, b)
@@ -86,8 +87,8 @@ def compare_latest(a: str = "default", b: str = "seed") -> list[dict]:
     """Compare recipe `a` with recipe `b` and with its own base model, from the newest full
     benchmark rows whose run folders still exist; [] when there are none."""
     full = latest("full")
-    runs = {r["recipe"]: r["run"] for r in (full or {}).get("rows", [])
-            if (Path(r["run"]) / "eval_after.json").is_file()}
-    if a not in runs or b not in runs:
+    found = {r["recipe"]: r["run"] for r in (full or {}).get("rows", [])
+             if (Path(r["run"]) / runs.eval_file("after")).is_file()}
+    if a not in found or b not in found:
         return []
-    return [compare(runs[a], runs[b], diff=False), compare(runs[a], runs[a] + ":before", diff=False)]
+    return [compare(found[a], found[b], diff=False), compare(found[a], found[a] + ":before", diff=False)]

@@ -9,7 +9,23 @@ import time
 from pathlib import Path
 
 from svtune import paths
+from svtune.data.formats import index_from_catalog, read_index, read_queries
+from svtune.eval.headline import (
+    AUTOGEN_MRR,
+    MRR,
+    PAIRS,
+    RETRIEVAL,
+    SPEARMAN,
+    SPEARMAN_HELDOUT,
+    TOPIC_MRR,
+    before_after,
+    get,
+    headline,
+)
+from svtune.model.load import load_model
 from svtune.run.provenance import PeakRSS
+from svtune.run.run import Run
+from svtune.train.centering import CentredView
 
 CURVE_POINTS = 8              # held-out evaluations during a full run's training (time-to-quality)
 QUALITY_TOLERANCE = 0.005
@@ -18,9 +34,7 @@ def _quality_curve(run, points: int):
     """A callback evaluating the held-out sets during training, its time not counted as training."""
     from transformers import TrainerCallback
 
-    from svtune.data.formats import index_from_catalog
     from svtune.eval.evaluate import evaluate_run
-    from svtune.train.centering import CentredView
     texts = sorted({s for s, _ in index_from_catalog(run.catalog)})
 
     class Curve(TrainerCallback):
@@ -45,8 +59,9 @@ def _quality_curve(run, points: int):
             view = CentredView(run.model, texts, float(run.cfg.hp.center))
             m = evaluate_run(view, run.catalog, run.cfg)
             run.model.train(was_training)
+            h = headline(m)
             self.rows.append({"step": self.offset + step, "train_seconds": round(self.spent + began - self.start, 1),
-                              "mrr@10": m["retrieval"]["mrr@10"], "spearman": m["pairs_heldout"].get("spearman")})
+                              MRR: h[MRR], SPEARMAN: h[SPEARMAN]})
             self.start += time.perf_counter() - began   # evaluation time is not training time
     return Curve()
 
@@ -56,7 +71,7 @@ def time_to_quality(curve: list[dict], final: dict, seconds: float) -> float:
     points = curve + [{"train_seconds": seconds, **final}]
     reached = seconds
     for p in reversed(points):
-        if all(p[k] is not None and p[k] >= final[k] - QUALITY_TOLERANCE for k in ("mrr@10", "spearman")):
+        if all(p[k] is not None and p[k] >= final[k] - QUALITY_TOLERANCE for k in (MRR, SPEARMAN)):
             reached = p["train_seconds"]
         else:
             break
@@ -66,21 +81,18 @@ def time_to_quality(curve: list[dict], final: dict, seconds: float) -> float:
 def transfer_mrr(model, index: str, queries: str) -> float:
     """MRR@10 of `model` on another (larger) index: does the tuning carry over to a catalog it was
     not tuned on?"""
-    from svtune.data.formats import read_index, read_queries
     from svtune.eval.evaluate import evaluate_model
     rows, _ = read_index(paths.resolve(index))
-    return evaluate_model(model, rows, read_queries(paths.resolve(queries)), [])["retrieval"]["mrr@10"]
+    return headline(evaluate_model(model, rows, read_queries(paths.resolve(queries)), []))[MRR]
 
 
 def transfer(run_dir: Path, base_model: str, index: str, queries: str) -> list[float]:
     """transfer_mrr of a run's base and tuned model."""
-    from svtune.model.load import load_model
     return [transfer_mrr(load_model(m), index, queries) for m in (base_model, str(Path(run_dir) / "model"))]
 
 
 def full(recipe: str, params: dict, curve: bool = True, transfer_index: str = "") -> dict:
     """The whole pipeline for one recipe, as `make train` runs it (without the notebook)."""
-    from svtune.run.run import Run
     start = time.perf_counter()
     with PeakRSS() as mem:
         run = Run.start(recipe=recipe, **params)
@@ -95,7 +107,8 @@ def full(recipe: str, params: dict, curve: bool = True, transfer_index: str = ""
     b, a = m["before"], m["after"]
     moved = (transfer(folder, run.cfg.base_model, transfer_index, a["files"]["queries"])
              if transfer_index and a["files"]["queries"] else None)
-    final = {"mrr@10": a["retrieval"]["mrr@10"], "spearman": a["pairs_heldout"].get("spearman")}
+    figures = before_after(b, a)
+    final = {k: figures[k][1] for k in (MRR, SPEARMAN)}
     curve_rows = callback.rows if callback else []
     train_seconds = callback.spent if callback else m["train"]["train_seconds"]
     return {"recipe": recipe, "run": str(folder), "wall_seconds": round(time.perf_counter() - start, 1),
@@ -105,22 +118,20 @@ def full(recipe: str, params: dict, curve: bool = True, transfer_index: str = ""
             "time_to_quality_seconds": round(time_to_quality(curve_rows, final, train_seconds), 1),
             "curve": curve_rows, "timings_s": m.get("timings_s"),
             # "2+1": two epochs, then one epoch of the scored stage (twostage)
-            "epochs": (f"{run.cfg.hp.epochs:g}+{run.cfg.hp.scored_epochs:g}" if getattr(run.cfg.hp, "scored_epochs", 0)
+            "epochs": (f"{run.cfg.hp.epochs:g}+{run.cfg.hp.scored_epochs:g}" if run.cfg.hp.scored_epochs
                        else run.cfg.hp.epochs),
             "peak_rss_mb": mem.mb, "precision": m["train"]["precision"],
-            "mrr@10": [b["retrieval"]["mrr@10"], a["retrieval"]["mrr@10"]],
-            "recall@1": [b["retrieval"]["recall@1"], a["retrieval"]["recall@1"]],
-            "ndcg@10": [b["retrieval"]["ndcg@10"], a["retrieval"]["ndcg@10"]],
-            "queries": a["retrieval"]["queries"],
+            MRR: figures[MRR],
+            "recall@1": [get(e, RETRIEVAL, "recall@1") for e in (b, a)],
+            "ndcg@10": [get(e, RETRIEVAL, "ndcg@10") for e in (b, a)],
+            "queries": get(a, RETRIEVAL, "queries"),
             "transfer_mrr@10": moved,
-            "topic_mrr@10": [e.get("retrieval_topics", {}).get("mrr@10") for e in (b, a)],
-            "autogen_mrr@10": [e.get("retrieval_autogen", {}).get("mrr@10") for e in (b, a)],
-            "spearman_heldout": [b["pairs_heldout"].get("spearman"), a["pairs_heldout"].get("spearman")],
-            "heldout_pairs": a["pairs_heldout"].get("pairs", 0),
-            "weak_below_mid": [b["pairs_heldout"]["band_order"].get("0.05-0.3 < 0.3-0.7"),
-                               a["pairs_heldout"]["band_order"].get("0.05-0.3 < 0.3-0.7")],
-            "low_band_cosine": [b["pairs_heldout"]["band_mean_cosine"]["<=0.05"],
-                                a["pairs_heldout"]["band_mean_cosine"]["<=0.05"]],
+            TOPIC_MRR: figures[TOPIC_MRR],
+            AUTOGEN_MRR: figures[AUTOGEN_MRR],
+            SPEARMAN_HELDOUT: figures[SPEARMAN],
+            "heldout_pairs": get(a, PAIRS, "pairs", default=0),
+            "weak_below_mid": [get(e, PAIRS, "band_order", "0.05-0.3 < 0.3-0.7") for e in (b, a)],
+            "low_band_cosine": [get(e, PAIRS, "band_mean_cosine", "<=0.05") for e in (b, a)],
             "nonsense_max": [b["collapse"]["nonsense_max"], a["collapse"]["nonsense_max"]],
             "random_pair_cosine": [b["collapse"]["random_pair_mean_cosine"],
                                    a["collapse"]["random_pair_mean_cosine"]],

@@ -17,8 +17,29 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from svtune import paths
+from svtune import paths, runs
+from svtune.bench.compare import config_of
+from svtune.bench.full import transfer_mrr
 from svtune.bench.results import print_table
+from svtune.data.catalog import load_catalog
+from svtune.data.formats import index_from_catalog
+from svtune.data.heldout import seed_for
+from svtune.eval.evaluate import evaluate_run
+from svtune.eval.headline import (
+    ANSWERED_DEFAULT,
+    AUTOGEN_MRR,
+    COLLAPSE,
+    MRR,
+    SPEARMAN,
+    THRESHOLD,
+    TOPIC_MRR,
+    get,
+    headline,
+)
+from svtune.eval.metrics import reciprocal_rank
+from svtune.model.load import load_model
+from svtune.train.centering import center_model
+from svtune.train.merge import merge_toward_base, uncentred
 
 
 def half(text: str) -> str:
@@ -28,23 +49,19 @@ def half(text: str) -> str:
 
 def half_figures(details: dict) -> dict:
     """MRR@10 and Spearman of each half of the held-out queries and pairs."""
-    from svtune.eval.metrics import reciprocal_rank
     out = {}
     for part in ("validation", "test"):
         rr = [reciprocal_rank([d for d, _ in q["top"]], q["expected"]) for q in details["queries"]
               if q["expected"] and half(q["query"]) == part]
         pairs = [p for p in details["pairs_heldout"] if half(p["sentence_1"] + "\t" + p["sentence_2"]) == part]
-        out[part] = {"mrr@10": float(np.mean(rr)) if rr else None, "queries": len(rr),
-                     "spearman": float(spearmanr([p["cosine"] for p in pairs], [p["label"] for p in pairs])[0])
+        out[part] = {MRR: float(np.mean(rr)) if rr else None, "queries": len(rr),
+                     SPEARMAN: float(spearmanr([p["cosine"] for p in pairs], [p["label"] for p in pairs])[0])
                      if len(pairs) > 2 else None, "pairs": len(pairs)}
     return out
 
 
 def merged(run_dir: Path, cfg, alpha: float, texts: list[str]):
     """The run's model merged toward its base at `alpha` and centred as the run was."""
-    from svtune.model.load import load_model
-    from svtune.train.centering import center_model
-    from svtune.train.merge import merge_toward_base, uncentred
     model = merge_toward_base(uncentred(load_model(str(run_dir / "model"))), cfg.base_model, alpha)
     if cfg.hp.center:
         center_model(model, texts, float(cfg.hp.center))
@@ -52,20 +69,15 @@ def merged(run_dir: Path, cfg, alpha: float, texts: list[str]):
 
 
 def one_alpha(run_dir: Path, cfg, catalog, alpha: float, transfer: str) -> dict:
-    from svtune.bench.full import transfer_mrr
-    from svtune.data.formats import index_from_catalog
-    from svtune.eval.evaluate import evaluate_run
     texts = sorted({s for s, _ in index_from_catalog(catalog)})
     model = merged(run_dir, cfg, alpha, texts)
     m = evaluate_run(model, catalog, cfg)
-    row = {"alpha": alpha, "mrr@10": m["retrieval"]["mrr@10"], "spearman": m["pairs_heldout"].get("spearman"),
-           "topic_mrr@10": m.get("retrieval_topics", {}).get("mrr@10"),
-           "autogen_mrr@10": m.get("retrieval_autogen", {}).get("mrr@10"),
-           "nonsense_max": m["collapse"]["nonsense_max"],
-           "threshold": m.get("calibration", {}).get("threshold"),
-           "answered@10_at_0.5": m.get("calibration", {}).get("answered@10", {}).get("default")}
+    h = headline(m)
+    row = {"alpha": alpha, MRR: h[MRR], SPEARMAN: h[SPEARMAN], TOPIC_MRR: h[TOPIC_MRR], AUTOGEN_MRR: h[AUTOGEN_MRR],
+           "nonsense_max": get(m, COLLAPSE, "nonsense_max"), THRESHOLD: h[THRESHOLD],
+           ANSWERED_DEFAULT: h[ANSWERED_DEFAULT]}
     for part, figures in half_figures(m["details"]).items():
-        row.update({f"{part}_{k}": v for k, v in figures.items() if k in ("mrr@10", "spearman")})
+        row.update({f"{part}_{k}": v for k, v in figures.items() if k in (MRR, SPEARMAN)})
     if transfer:
         row["transfer_mrr@10"] = transfer_mrr(model, transfer, m["files"]["queries"])
     return row
@@ -73,10 +85,7 @@ def one_alpha(run_dir: Path, cfg, catalog, alpha: float, transfer: str) -> dict:
 
 def merge_sweep(run: str, alphas: list[float], transfer: str = "", out: str | Path | None = None) -> dict:
     """Every alpha; the one with the best validation-half MRR@10 + Spearman (ties: the larger alpha)."""
-    from svtune.bench.compare import config_of
-    from svtune.data.catalog import load_catalog
-    from svtune.data.heldout import seed_for
-    run_dir = paths.finished_run(run)
+    run_dir = runs.finished_run(run)
     cfg = config_of(run_dir)
     catalog = load_catalog(cfg.data_dir, cfg.size, warn=False, heldout_seed=seed_for(cfg),
                            eval_dir=cfg.eval_dir)   # the run's own held-out texts, never a default seed

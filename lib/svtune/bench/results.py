@@ -12,6 +12,7 @@ import pandas as pd
 from svtune import paths
 from svtune.bench.full import full
 from svtune.bench.speed import machine, speed
+from svtune.run.config import parse_value
 
 RECIPES = ["default", "seed"]  # default first: its peak RSS is then not inflated by the seed run
 
@@ -26,7 +27,6 @@ def print_table(rows: list[dict], keys: list[str]) -> None:
 def variant(spec: str, params: dict) -> tuple[str, dict]:
     """`recipe[:knob=value,...]` -> (recipe, params with those knobs among its overrides), so one
     benchmark can set a recipe beside itself with other knobs: `default,default:freeze_layers=0,seed`."""
-    from svtune.run.config import parse_value
     name, _, knobs = spec.partition(":")
     extra = dict(kv.split("=", 1) for kv in knobs.split(",") if kv)
     overrides = {**params.get("overrides", {}), **{k: parse_value(v) for k, v in extra.items()}}

@@ -11,7 +11,14 @@ from pathlib import Path
 
 from svtune import paths
 from svtune.bench.speed import machine
+from svtune.data import synthetic
+from svtune.data.catalog import load_catalog
+from svtune.data.formats import index_from_catalog, names_from_catalog, read_pairs, read_queries
+from svtune.data.mining import mine_pairs
+from svtune.model.load import load_model, token_counter
 from svtune.run.provenance import PeakRSS
+from svtune.train.negatives import hard_negatives
+from svtune.train.recipes import positives
 
 
 def scale_one(n: int, folder: Path) -> dict:
@@ -19,15 +26,8 @@ def scale_one(n: int, folder: Path) -> dict:
     stage by stage: wall seconds and peak RSS, and encoding throughput against the forward limit."""
     import tempfile
 
-    from svtune.data import synthetic
-    from svtune.data.catalog import load_catalog
-    from svtune.data.formats import index_from_catalog, names_from_catalog, read_pairs, read_queries
-    from svtune.data.mining import mine_pairs
     from svtune.eval.evaluate import Index, evaluate_model
     from svtune.eval.report import rank_diff
-    from svtune.model.load import load_model, token_counter
-    from svtune.train.negatives import hard_negatives
-    from svtune.train.recipes import positives
     paths.CACHE_DIR = Path(tempfile.mkdtemp(prefix="svtune-scale-cache-"))   # encoding is measured cold
     stages, out = {}, {"statvars": n}
 

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from svtune import paths
+from svtune import paths, runs
+from svtune.bench.speed import machine
 from svtune.bench.sweep import _argv
 
 TARGETS = {"owner_top1": 0.85, "owner_mrr": 0.90, "dc_mrr_drop": 0.005, "dc_first_owner": 0.02,
@@ -30,7 +31,7 @@ def _train(params: dict) -> Path:
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"svtune train failed: {out.stderr[-2000:]}")
-    return Path(next(line.split(": ", 1)[1] for line in out.stdout.splitlines() if line.startswith("run complete")))
+    return runs.completed_folder(out.stdout)
 
 
 def _export_seconds(run: Path) -> float:
@@ -80,18 +81,17 @@ def table(served: dict) -> list[str]:
 
 
 def served_bench(params: dict, reference: str | None = None, out: str | Path | None = None) -> dict:
-    from svtune.bench.speed import machine
     if not params.get("dc_dir") or not params.get("data_dir"):
         raise SystemExit("bench --served needs -p data_dir (the owner's custom DC) and -p dc_dir (Data Commons')")
     hw = machine(params.get("base_model", "all-MiniLM-L6-v2"))
     print(f"{hw['name']} ({hw['cores']} cores; flags: {' '.join(hw.get('flags', []))}): auto precision "
           f"{hw['auto_precision']}", flush=True)
     run = _train(params)
-    m = json.loads((run / "metrics.json").read_text())
+    m = runs.read_metrics(run)
     ref = paths.resolve(reference) if reference else _train({k: v for k, v in params.items()
                                                              if k not in ("data_dir", "dc_dir", "dc_index")}
                                                             | {"data_dir": params["dc_dir"]})
-    ref_s = json.loads((ref / "metrics.json").read_text())["wall_time_s"]
+    ref_s = runs.read_metrics(ref)["wall_time_s"]
     export_s = _export_seconds(run)
     served = m["served"]
     result = {"machine": hw, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "params": params, "run": str(run),

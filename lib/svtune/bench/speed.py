@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import time
 
+from svtune.model import hardware
+from svtune.model.load import resolve_base_model
 from svtune.run.provenance import PeakRSS
+from svtune.run.run import Run
 
 STARTUP_STEPS = 3             # steps left out of the speed figure: data loading and first-call costs
 
 def machine(base_model: str = "all-MiniLM-L6-v2") -> dict:
     """This machine's measured limits and the model's cost per token."""
     from transformers import AutoConfig
-
-    from svtune.model import hardware
-    from svtune.model.load import resolve_base_model
     source, _ = resolve_base_model(base_model)
     config = AutoConfig.from_pretrained(source)
     return {**hardware.summary(), "base_model": base_model,
@@ -44,8 +44,6 @@ def speed(recipe: str, steps: int, params: dict, hw: dict) -> dict:
     """Train `steps` steps of `recipe` from a fresh base model; steady-state throughput figures."""
     import shutil
     import tempfile
-
-    from svtune.run.run import Run
     scratch = tempfile.mkdtemp(prefix="svtune-bench-")   # the trained model is not kept
     clock = _step_clock()
     try:

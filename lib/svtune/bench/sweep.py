@@ -14,9 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-from svtune import paths
+from svtune import paths, runs
 from svtune.bench.compare import compare
 from svtune.bench.results import print_table
+from svtune.eval.headline import BOOTSTRAPPED, COLLAPSE, MRR, SPEARMAN, TOPIC_MRR, get, headline
+from svtune.run.config import parse_value
 
 
 def _argv(params: dict) -> list[str]:
@@ -40,31 +42,29 @@ def one_run(knob: str, value, params: dict) -> dict:
     wall = time.perf_counter() - start
     if out.returncode:
         raise SystemExit(f"{knob}={value} failed: {out.stderr[-2000:]}")
-    folder = Path(next(line.split(": ", 1)[1] for line in out.stdout.splitlines() if line.startswith("run complete")))
-    m = json.loads((folder / "metrics.json").read_text())
-    a = m["after"]
+    folder = runs.completed_folder(out.stdout)
+    m = runs.read_metrics(folder)
+    a, h = m["after"], headline(m["after"])
     return {"value": value, "run": str(folder), "whole_run_seconds": round(wall, 1),
             "train_seconds": m["train"]["train_seconds"], "peak_rss_mb": m["peak_rss_mb"],
-            "mrr@10": a["retrieval"]["mrr@10"], "spearman": a["pairs_heldout"].get("spearman"),
-            "topic_mrr@10": a.get("retrieval_topics", {}).get("mrr@10"), "healthy": m["health"]["ok"],
-            "nonsense_max": a["collapse"]["nonsense_max"]}
+            MRR: h[MRR], SPEARMAN: h[SPEARMAN], TOPIC_MRR: h[TOPIC_MRR], "healthy": m["health"]["ok"],
+            "nonsense_max": get(a, COLLAPSE, "nonsense_max")}
 
 
 def within_noise(row: dict) -> bool:
     """Neither MRR@10 nor Spearman is worse than the reference beyond noise: the paired bootstrap's 95%
     interval of the difference reaches zero or above."""
-    return all(row[f"{k}_ci95"][1] >= 0 for k in ("mrr@10", "spearman_heldout"))
+    return all(row[f"{k}_ci95"][1] >= 0 for k in BOOTSTRAPPED)
 
 
 def sweep(spec: str, params: dict, out: str | Path | None = None) -> dict:
     """Run every value of `spec` (`knob=v1,v2,...`), compare each with the first, pick the cheapest in noise."""
-    from svtune.run.config import parse_value
     knob, _, values = spec.partition("=")
     rows = [one_run(knob, parse_value(v), params) for v in values.split(",")]
     ref = rows[0]
     for row in rows[1:]:
         boot = compare(row["run"], ref["run"], diff=False)
-        for k in ("mrr@10", "spearman_heldout"):
+        for k in BOOTSTRAPPED:
             row[f"{k}_diff"], row[f"{k}_ci95"] = boot[k]["diff"], boot[k]["diff_ci95"]
         row["within_noise"] = within_noise(row) and row["healthy"]
     fits = [r for r in rows[1:] if r["within_noise"]]

@@ -6,7 +6,7 @@
     r.status      # "added" | "duplicate" | "needs_confirm" (nothing written; add(..., confirm=True) replaces)
     cur.undo()    # reverts the last write; cur.history is the undo list, newest last
 
-The file: <data_dir>/finetuning/curated_pairs_playground.csv (catalog.CURATION_FILE), in the layout of
+The file: <data_dir>/finetuning/curated_pairs_playground.csv (records.CURATION_FILE), in the layout of
 sentence_pairs.csv, which the catalog reader joins with it (a row here overrides the same pair there).
 A second file, not sentence_pairs.csv itself: a user's hand-made file is never rewritten.
 Every write is validated (non-empty one-line texts, two different texts, a score in [0, 1]), refused
@@ -26,7 +26,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from svtune.data.catalog import (
+from svtune.data.csvio import DataError
+from svtune.data.leaks import HeldOut
+from svtune.data.records import (
     CURATION_FILE,
     LABEL_TOLERANCE,
     PAIR_COLUMNS,
@@ -35,8 +37,6 @@ from svtune.data.catalog import (
     pair_key,
     read_sentence_pairs,
 )
-from svtune.data.csvio import DataError
-from svtune.data.leaks import HeldOut
 
 # The seed's four grades: button label -> score.
 GRADES = {"same thing": 1.0, "related, lower priority": 0.5, "weak link": 0.2, "wrong: push apart": 0.01}

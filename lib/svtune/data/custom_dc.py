@@ -8,7 +8,7 @@
     <folder>/eval/queries.csv, pairs.csv     optional: without them, heldout.py holds out the owner's own words
 
     kind = custom_dc_kind(folder)             # "config" | "importer" | None (the repo's layout)
-    catalog = load_custom_dc(folder, kind)    # what load_catalog returns for such a folder
+    catalog.load_custom_dc(folder, kind)      # what load_catalog returns for such a folder (catalog.py)
 
 `name` -> Name, `description` -> Description, `searchDescriptions` -> curated alternatives; each level of
 a `group` path is a topic (dcid `c/topic/<path>`) whose members are its variables and sub-groups; the
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from svtune import paths
 from svtune.data.csvio import DataError, read_rows, read_text, split_list
+from svtune.data.records import StatVar
 from svtune.data.topics import TOPIC, Topic, _check_acyclic, read_json
 
 CONFIG = "config.json"
@@ -106,7 +107,6 @@ def _variable(dcid: str, entry, path: Path, line: int | None) -> dict:
 
 def read_config(path: Path, notes: list[str]) -> tuple[dict, dict[str, list[str]]]:
     """config.json's variables as StatVars (dcid -> StatVar) and each one's group path."""
-    from svtune.data.catalog import StatVar
     text = read_text(path)
     doc = _parse(text, path)
     variables = doc["variables"]
@@ -136,7 +136,6 @@ def read_config(path: Path, notes: list[str]) -> tuple[dict, dict[str, list[str]
 
 def read_sentences(path: Path, notes: list[str]) -> dict:
     """An importer's nl/sentences.csv (dcid,sentence) as StatVars."""
-    from svtune.data.catalog import StatVar
     statvars = {}
     for row in read_rows(path, ["dcid", "sentence"]):
         dcid, texts = row.cells["dcid"].strip(), list(dict.fromkeys(split_list(row.cells["sentence"])))
@@ -171,7 +170,8 @@ def group_topics(groups: dict[str, list[str]], path: Path) -> dict[str, Topic]:
     return topics
 
 
-def _topics(folder: Path, groups: dict, path: Path, files: list[Path], notes: list[str]) -> dict[str, Topic]:
+def custom_dc_topics(folder: Path, groups: dict, path: Path, files: list[Path], notes: list[str]) -> dict[str, Topic]:
+    """The groups' topics and the topic cache's (TOPIC_CACHE, when present, added to `files`), checked acyclic."""
     topics = group_topics(groups, path)
     cache = folder / TOPIC_CACHE
     if cache.exists():
@@ -182,37 +182,3 @@ def _topics(folder: Path, groups: dict, path: Path, files: list[Path], notes: li
             topics[dcid] = topic
     _check_acyclic(topics)
     return topics
-
-
-def load_custom_dc(folder: Path, kind: str, max_statvars: int | None = None, notes: list[str] | None = None,
-                   heldout_seed: int | None = 42, eval_dir: str = ""):
-    """The Catalog of a custom DC folder (module docstring). With `heldout_seed` and no eval/ of its own,
-    one search description of each variable with at least 3 is held out (heldout.py), chosen from the
-    whole catalog before `max_statvars` cuts it."""
-    from svtune.data.catalog import Catalog, read_sentence_pairs
-    from svtune.data.heldout import hold_out
-    from svtune.data.leaks import HeldOut
-    notes = [] if notes is None else notes
-    source = folder / (CONFIG if kind == "config" else SENTENCES)
-    files = [source]
-    if kind == "config":
-        statvars, groups = read_config(source, notes)
-    else:
-        statvars, groups = read_sentences(source, notes), {}
-    if not statvars:
-        raise DataError("no variable with a name or search descriptions", source)
-    pairs, held = [], HeldOut.of(folder, eval_dir)   # its own eval/ or `eval_dir` (leaks.heldout_folder)
-    if (folder / PAIRS).exists():
-        pairs = held.screen(read_sentence_pairs(folder / PAIRS), notes)
-        files.append(folder / PAIRS)
-    topics = _topics(folder, groups, source, files, notes)
-    heldout = None
-    if heldout_seed is not None and not has_eval(folder):   # topic names are searched and trained on too
-        heldout = hold_out(statvars, pairs, heldout_seed, also=[t.name for t in topics.values()])
-    if max_statvars is not None:
-        statvars = dict(list(statvars.items())[:max_statvars])
-    from svtune.data.catalog import attach_topics
-    hierarchy = attach_topics(topics, statvars) if topics else None
-    catalog = Catalog(statvars, pairs, files, notes, 0, hierarchy, heldout_shared=held.shared(pairs))
-    catalog.heldout_queries = heldout
-    return catalog

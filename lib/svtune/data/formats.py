@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from svtune.data.catalog import Catalog, load_catalog, read_sentence_pairs
+from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError, parse_json, read_rows, read_text, split_list
+from svtune.data.records import Catalog, read_sentence_pairs
 
 QUERY_COLUMNS = ["query", "expected"]
 DELIMITERS = ",;\t"

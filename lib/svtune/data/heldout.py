@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from svtune.data.csvio import DataError
+from svtune.data.records import text_key
 
 MIN_DESCRIPTIONS = 3   # a variable keeps at least two search descriptions to train on
 HELDOUT_MIN = 20       # fewer held-out queries than this are no evaluation (issue 24)
@@ -29,10 +30,6 @@ def label(n: int) -> str:
     return f"held out: 1 search description of each of {n} variables"
 
 
-def _key(text: str) -> str:
-    return text.strip().lower()
-
-
 def _rank(seed: int, dcid: str, text: str) -> str:
     return hashlib.sha256(f"{seed}:{dcid}:{text}".encode()).hexdigest()
 
@@ -41,19 +38,19 @@ def hold_out(statvars: dict, pairs: list, seed: int, also: list[str] = ()) -> li
     """Hold out one search description (curated alternative) of each StatVar that has at least
     MIN_DESCRIPTIONS; returns the held-out queries (text, [dcid]) in catalog order. `also`: other texts
     training sees (topic names), never chosen."""
-    seen = Counter(_key(s) for sv in statvars.values() for s in sv.sentences())
-    seen.update(s for p in pairs for s in {_key(p.sentence_1), _key(p.sentence_2)})
-    seen.update({_key(t) for t in also})
+    seen = Counter(text_key(s) for sv in statvars.values() for s in sv.sentences())
+    seen.update(s for p in pairs for s in {text_key(p.sentence_1), text_key(p.sentence_2)})
+    seen.update({text_key(t) for t in also})
     out = []
     for sv in statvars.values():
         descs = sv.curated_alternatives
-        if len({_key(d) for d in descs}) < MIN_DESCRIPTIONS:
+        if len({text_key(d) for d in descs}) < MIN_DESCRIPTIONS:
             continue
-        unique = [d for d in descs if seen[_key(d)] == 1]
+        unique = [d for d in descs if seen[text_key(d)] == 1]
         if not unique:
             continue
         chosen = min(unique, key=lambda d: _rank(seed, sv.dcid, d))
-        sv.curated_alternatives = [d for d in descs if _key(d) != _key(chosen)]
+        sv.curated_alternatives = [d for d in descs if text_key(d) != text_key(chosen)]
         out.append((chosen, [sv.dcid]))
     return out
 

@@ -7,7 +7,7 @@
     held.leaking(pairs)                      # [(pair, column, reason)] for counting
 
 A held-out text is a query of eval/queries.csv or eval/topic_queries.csv, or either sentence of
-eval/pairs.csv, compared case-insensitively after trimming (catalog.text_key). The held-out folder is
+eval/pairs.csv, compared case-insensitively after trimming (records.text_key). The held-out folder is
 found by `heldout_folder`, which eval.evaluate.eval_files uses too (`eval_dir`, else <data_dir>/eval,
 else the repo's data/eval; `eval_dir` "none": no held-out sets, nothing leaks). At load time:
 - the playground's curation file (data/curation.py) is refused when it holds any held-out text;
@@ -29,6 +29,8 @@ from pathlib import Path
 
 from svtune import paths
 from svtune.data.csvio import DataError, read_rows
+from svtune.data.custom_dc import custom_dc_kind
+from svtune.data.records import pair_key, read_all_pairs, text_key
 
 HELD_OUT = (("queries.csv", ("query",)), ("pairs.csv", ("sentence_1", "sentence_2")),
             ("topic_queries.csv", ("query",)))
@@ -37,15 +39,10 @@ HELD_OUT = (("queries.csv", ("query",)), ("pairs.csv", ("sentence_1", "sentence_
 SHIPPED_LEAKS = {"8df0bf476a1fba9fc568bf79e002bf030d10a96f53b5df116310b02f1167b933": "Data Commons' shipped file"}
 
 
-def _key(text: str) -> str:
-    return text.strip().lower()     # = catalog.text_key (catalog imports this module)
-
-
 def heldout_folder(data_dir: Path | str, eval_dir: str = "") -> Path | None:
     """The folder whose queries.csv / pairs.csv / topic_queries.csv are held out (None: none): `eval_dir`,
     else <data_dir>/eval, else the repo's data/eval, except for a custom Data Commons, whose held-out
     descriptions are its own (data/heldout.py). The one search, for the leak rule and evaluate.eval_files."""
-    from svtune.data.custom_dc import custom_dc_kind
     if str(eval_dir).lower() == "none":
         return None
     custom = not eval_dir and custom_dc_kind(Path(data_dir))
@@ -76,16 +73,16 @@ class HeldOut:
             for row in read_rows(path, list(columns)):
                 for col in columns:
                     if row.cells[col].strip():
-                        held.texts.setdefault(_key(row.cells[col]), (str(path), row.line, col))
+                        held.texts.setdefault(text_key(row.cells[col]), (str(path), row.line, col))
                 if len(columns) == 2:
-                    held.pairs.setdefault(_pair_key(*(row.cells[c] for c in columns)), (str(path), row.line))
+                    held.pairs.setdefault(pair_key(*(row.cells[c] for c in columns)), (str(path), row.line))
                 else:
-                    held.queries.add(_key(row.cells[columns[0]]))
+                    held.queries.add(text_key(row.cells[columns[0]]))
         return held
 
     def reason(self, text: str) -> str | None:
         """Why `text` may not be trained on (one line), or None."""
-        where = self.texts.get(_key(text))
+        where = self.texts.get(text_key(text))
         if where is None:
             return None
         file, line, _ = where
@@ -117,10 +114,10 @@ class HeldOut:
         pair, is a DataError naming its file and line; in a file of SHIPPED_LEAKS it is dropped, with a notice."""
         kept, shipped = [], {}
         for p in pairs:
-            query = next((c for c in ("sentence_1", "sentence_2") if _key(getattr(p, c)) in self.queries), None)
+            query = next((c for c in ("sentence_1", "sentence_2") if text_key(getattr(p, c)) in self.queries), None)
             if query:
                 raise DataError(self.reason(getattr(p, query)), Path(p.file), p.line, query)
-            where = self.pairs.get(_pair_key(p.sentence_1, p.sentence_2))
+            where = self.pairs.get(pair_key(p.sentence_1, p.sentence_2))
             if where is None:
                 kept.append(p)
                 continue
@@ -138,21 +135,15 @@ class HeldOut:
     def shared(self, pairs: list) -> int:
         """How many curated pairs share a text with a held-out pair without being one (counted, not refused)."""
         texts = {t for key in self.pairs for t in key}
-        return sum(1 for p in pairs if {_key(p.sentence_1), _key(p.sentence_2)} & texts)
-
-
-def _pair_key(a: str, b: str) -> tuple[str, str]:
-    a, b = _key(a), _key(b)      # = catalog.pair_key: either order, any case
-    return (a, b) if a <= b else (b, a)
+        return sum(1 for p in pairs if {text_key(p.sentence_1), text_key(p.sentence_2)} & texts)
 
 
 def counts(data_dir: Path | str, eval_dir: str = "") -> dict:
     """How many curated pairs of `data_dir` (both files) share a text with its held-out sets."""
-    from svtune.data.catalog import read_all_pairs
     held = HeldOut.of(data_dir, eval_dir)
-    pairs = read_all_pairs(Path(data_dir), check_leaks=False)
+    pairs = read_all_pairs(Path(data_dir))
     bad = held.leaking(pairs)
-    texts = {_key(t) for p in pairs for t in (p.sentence_1, p.sentence_2) if _key(t) in held.texts}
+    texts = {text_key(t) for p in pairs for t in (p.sentence_1, p.sentence_2) if text_key(t) in held.texts}
     sources: dict[str, int] = {}
     for t in texts:
         name = Path(held.texts[t][0]).name

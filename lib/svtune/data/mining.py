@@ -20,7 +20,7 @@ order), so a topic of n members gives at most 3n pairs, not n^2/2.
 Texts are stripped; empty texts and self-pairs (case-insensitive) are dropped;
 (A,B) and (B,A) are one pair. When one pair gets different labels, a curated
 sentence pair wins over a mined one (counted as a conflict and reported); two curated
-rows that disagree are a DataError (catalog.check_pair_labels); among mined rules the
+rows that disagree are a DataError (records.check_pair_labels); among mined rules the
 first rule wins, and relation pairs never replace another rule's pair.
 Relation and curated pairs carry no dcid: they join two items, not texts of one.
 """
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from svtune.data.catalog import Catalog, check_pair_labels, pair_key, text_key
+from svtune.data.records import Catalog, check_pair_labels, pair_key, text_key
 
 SCORE_NAME_DESCRIPTION = 0.95
 SCORE_NAME_MORE_DESCRIPTIONS = 0.90

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from svtune.data.catalog import Catalog
 from svtune.data.csvio import DataError, read_text
 from svtune.data.formats import read_index
+from svtune.data.records import Catalog
 
 # The seed-era input of Data Commons' medium_ft index, inside a catalog folder in the repo's layout.
 DC_MEDIUM_INPUT = Path("preindex") / "medium" / "sv_descriptions.csv"

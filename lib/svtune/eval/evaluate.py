@@ -19,12 +19,28 @@ from pathlib import Path
 
 import numpy as np
 
-from svtune import paths
+from svtune import paths, runs
+from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
+from svtune.data.custom_dc import custom_dc_kind
 from svtune.data.formats import index_from_catalog, names_from_catalog, read_index, read_pairs, read_queries
-from svtune.eval.metrics import pair_summary, retrieval_summary
+from svtune.data.heldout import label, seed_for
+from svtune.data.leaks import HELD_OUT, heldout_folder
+from svtune.eval.headline import (
+    AUTOGEN,
+    CALIBRATION,
+    COLLAPSE,
+    CURATED,
+    MRR,
+    PAIRS,
+    RETRIEVAL,
+    SPEARMAN_HELDOUT,
+    TOPICS,
+)
+from svtune.eval.metrics import pair_summary, paired_bootstrap, reciprocal_rank, retrieval_summary
 from svtune.eval.threshold import calibration, expected_scores, read_nonsense
 from svtune.model.embeddings import encode
+from svtune.model.load import load_model
 from svtune.model.search import score_blocks
 
 NONSENSE_QUERIES = ["random random", "who where why", "__124__abc"]
@@ -117,8 +133,6 @@ def eval_files(cfg) -> tuple[Path | None, Path | None, Path | None]:
     data/eval (Data Commons' held-out sets: check_coverage refuses them for another field's catalog);
     none with `eval_dir` "none", and none for a custom Data Commons without eval/ (its catalog holds
     out its own search descriptions: data/heldout.py)."""
-    from svtune.data.custom_dc import custom_dc_kind
-    from svtune.data.leaks import HELD_OUT, heldout_folder
     folder = heldout_folder(cfg.data_dir, cfg.eval_dir)
     if folder is not None:
         files = [folder / name for name, _ in HELD_OUT]
@@ -150,21 +164,19 @@ def evaluate_model(model, index_rows, queries, heldout_pairs, curated_pairs=(), 
     retrieval, qdetails = evaluate_retrieval(index, queries)
     held, hdetails = evaluate_pairs(model, list(heldout_pairs))
     cur, cdetails = evaluate_pairs(model, list(curated_pairs))
-    out = {"retrieval": retrieval, "pairs_heldout": held, "pairs_curated": cur,
-           "collapse": collapse_check(model, index),
-           "details": {"queries": qdetails, "pairs_heldout": hdetails, "pairs_curated": cdetails}}
+    out = {RETRIEVAL: retrieval, PAIRS: held, CURATED: cur,
+           COLLAPSE: collapse_check(model, index),
+           "details": {"queries": qdetails, PAIRS: hdetails, CURATED: cdetails}}
     if topic_queries:
-        out["retrieval_topics"], out["details"]["topic_queries"] = evaluate_retrieval(index, topic_queries)
+        out[TOPICS], out["details"]["topic_queries"] = evaluate_retrieval(index, topic_queries)
     if qdetails:   # the score threshold to serve this model with, and answered@10 (threshold.py)
         nonsense = [top[0][1] for top in index.search([*read_nonsense(), *NONSENSE_QUERIES], k=1)]
-        out["calibration"] = calibration(expected_scores(qdetails), nonsense, queries=[q["query"] for q in qdetails])
+        out[CALIBRATION] = calibration(expected_scores(qdetails), nonsense, queries=[q["query"] for q in qdetails])
     return out
 
 
 def evaluate_run(model, catalog, cfg) -> dict:
     """A run's evaluation: its catalog as the index, the held-out files, the curated pairs."""
-    from svtune.data.catalog import load_catalog
-    from svtune.data.heldout import label, seed_for
     full = catalog if not cfg.max_statvars else \
         load_catalog(cfg.data_dir, cfg.size, warn=False, heldout_seed=seed_for(cfg), eval_dir=cfg.eval_dir)
     qfile, pfile, tfile = eval_files(cfg)
@@ -181,7 +193,7 @@ def evaluate_run(model, catalog, cfg) -> dict:
         out["heldout"] = label(len(own))
     autogen = {d for d, sv in full.statvars.items() if sv.autogen}
     if autogen and out["details"]["queries"]:
-        out["retrieval_autogen"] = retrieval_of(out["details"]["queries"], autogen)
+        out[AUTOGEN] = retrieval_of(out["details"]["queries"], autogen)
     out["names"] = names_from_catalog(full)
     return out
 
@@ -214,19 +226,18 @@ def deltas(before: dict, after: dict) -> dict[str, float]:
 def paired_differences(a: dict, b: dict) -> dict:
     """Paired bootstrap of model A against model B on the same held-out queries and pairs, from
     two evaluations' `details` (metrics.paired_bootstrap: difference, 95% interval, P(A>B))."""
-    from svtune.eval.metrics import paired_bootstrap, reciprocal_rank
     out = {}
     qa, qb = a["queries"], b["queries"]
     if [q["query"] for q in qa] != [q["query"] for q in qb]:
         raise ValueError("the two were evaluated on different queries (or catalogs): not comparable")
     if len(qa) >= 2:
         rr = [[reciprocal_rank([d for d, _ in q["top"]], q["expected"]) for q in qs] for qs in (qa, qb)]
-        out["mrr@10"] = paired_bootstrap("mean", rr[0], rr[1])
-    pa, pb = a["pairs_heldout"], b["pairs_heldout"]
+        out[MRR] = paired_bootstrap("mean", rr[0], rr[1])
+    pa, pb = a[PAIRS], b[PAIRS]
     if [(p["sentence_1"], p["sentence_2"]) for p in pa] != [(p["sentence_1"], p["sentence_2"]) for p in pb]:
         raise ValueError("the two were evaluated on different held-out pairs: not comparable")
     if len(pa) >= 2:
-        out["spearman_heldout"] = paired_bootstrap("spearman", [p["cosine"] for p in pa],
+        out[SPEARMAN_HELDOUT] = paired_bootstrap("spearman", [p["cosine"] for p in pa],
                                                    [p["cosine"] for p in pb], [p["label"] for p in pa])
     return out
 
@@ -251,7 +262,7 @@ def health_check(before: dict, after: dict) -> dict:
 def model_label(spec: str) -> str:
     """A column name people recognise: a run's folder name for `<run>/model`, else the name given."""
     p = Path(spec.rstrip("/"))
-    if p.name == "model" and (p.parent / "config.json").is_file():
+    if p.name == runs.MODEL and (p.parent / runs.CONFIG).is_file():
         return p.parent.name
     return p.name if p.exists() else spec
 
@@ -275,7 +286,6 @@ def print_table(table: dict[str, dict[str, float]]) -> None:
 def command(models: list[str], catalog: str, queries: str, pairs: str | None = None, size: str = "small",
             json_out: str | None = None) -> dict:
     """`svtune evaluate`: every model on one index, side by side; the metrics as JSON on stdout."""
-    from svtune.model.load import load_model
     rows, _ = read_index(catalog, size)
     query_rows = read_queries(queries)
     pair_rows = read_pairs(pairs) if pairs else []

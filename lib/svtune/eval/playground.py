@@ -18,13 +18,17 @@ label, then retrain with run/retrain.py). notebooks/playground.ipynb is the fron
 from __future__ import annotations
 
 import html
-import json
 from contextlib import contextmanager
 from pathlib import Path
 
-from svtune import paths
+from svtune import paths, runs
+from svtune.data.catalog import load_catalog
+from svtune.data.curation import Curator
+from svtune.data.formats import index_from_catalog, names_from_catalog
+from svtune.data.heldout import seed_for
 from svtune.eval.label_widget import LabelPanel
 from svtune.eval.report import rank_diff_context, render
+from svtune.model.load import load_model
 
 TOP_K = 10
 NO_QUERY = "Type a query first."
@@ -40,7 +44,7 @@ STYLE = ("body{margin:.4em .6em}h1{font-size:15px;font-weight:normal;color:#555}
 
 def run_folder(run: str | Path = "") -> Path:
     """The run folder to load ("" = the newest finished run); a one-line error when there is none."""
-    return paths.finished_run(run)
+    return runs.finished_run(run)
 
 
 @contextmanager
@@ -97,21 +101,16 @@ class Playground:
     """A run's base model, tuned model and catalog index, loaded once; `compare` one query."""
 
     def __init__(self, run: str | Path = ""):
-        from svtune.data.catalog import load_catalog
-        from svtune.data.formats import index_from_catalog, names_from_catalog
-        from svtune.data.heldout import seed_for
         from svtune.eval.evaluate import Index
-        from svtune.model.load import load_model
-
         self.run = run_folder(run)
-        self.config = json.loads((self.run / "config.json").read_text(encoding="utf-8"))
+        self.config = runs.read_config(self.run)
         params = self.config["params"]
         self.base_model = params["base_model"]
         catalog = load_catalog(paths.data_dir(params.get("data_dir")), params["size"], warn=False,
                                heldout_seed=seed_for(params), eval_dir=params.get("eval_dir", ""))   # the run's own
         rows = index_from_catalog(catalog)
-        evals = self.run / "eval_after.json"
-        saved = json.loads(evals.read_text(encoding="utf-8")).get("names", {}) if evals.is_file() else {}
+        saved = runs.read_eval(self.run, "after").get("names", {}) if (self.run / runs.eval_file("after")).is_file() \
+            else {}
         self.names = {**saved, **names_from_catalog(catalog)}
         with _quiet_loading():
             self.base = Index(load_model(self.base_model), rows)
@@ -143,7 +142,6 @@ class Playground:
     def curator(self):
         """The run's data folder's data.curation.Curator (labels go to its curation file)."""
         if getattr(self, "_curator", None) is None:
-            from svtune.data.curation import Curator
             params = self.config["params"]
             self._curator = Curator(paths.data_dir(params.get("data_dir")), params.get("eval_dir") or "")
         return self._curator
@@ -158,7 +156,7 @@ def widget(run: str | Path = "", query: str = "", k: int = TOP_K, playground: Pl
     and the result area. Switching runs loads the other run; errors show as one line."""
     import ipywidgets as w
 
-    runs = paths.finished_runs()
+    found = runs.finished_runs()
     state = {"pg": playground, "shown": None}
     try:
         current = playground.run if playground else run_folder(run)
@@ -166,7 +164,7 @@ def widget(run: str | Path = "", query: str = "", k: int = TOP_K, playground: Pl
         current, first_error = None, str(e)
     else:
         first_error = None
-    options = [(p.name, str(p)) for p in runs]
+    options = [(p.name, str(p)) for p in found]
     if current is not None and str(current) not in dict(options).values():
         options.insert(0, (current.name, str(current)))     # a run outside outputs/runs
     pick = w.Dropdown(options=options, value=str(current) if current else None, description="Run",

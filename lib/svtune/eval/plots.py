@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from svtune.eval.evaluate import MRR_GAIN_TARGET, NONSENSE_MAX, RANDOM_PAIR_RISE_MAX
-from svtune.eval.metrics import BANDS
+from svtune.eval.metrics import BANDS, reciprocal_rank
 
 GREEN, RED, GREY, BASE_GREY = "#54a24b", "#e45756", "#9d9d9d", "#bab0ac"
 
@@ -196,7 +196,6 @@ def query_changes(before: list[dict], after: list[dict], n: int = 10) -> pd.Data
     "unchanged" (== 0). This is the one definition of a query's change: the compare notebook
     and the rank-diff report both count with it (see `change_counts`). Rows come most improved
     first (regressions at the bottom); the index is each query's position in the input lists."""
-    from svtune.eval.metrics import reciprocal_rank
     rows = [{"query": b["query"], "expected": b["expected"][0] if b["expected"] else "",
              "rr_before": reciprocal_rank([d for d, _ in b["top"]], b["expected"], n),
              "rr_after": reciprocal_rank([d for d, _ in a["top"]], a["expected"], n)}

@@ -19,6 +19,10 @@ from pathlib import Path
 
 import jinja2
 
+from svtune import runs
+from svtune.data.formats import read_index, read_queries
+from svtune.model import load
+
 STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#222}
 h1{font-size:22px;margin:0 0 .3em}h2{font-size:18px;margin:1.6em 0 .3em;padding-top:.4em;
 border-top:2px solid #ccc}h3{font-size:15px;margin:1.2em 0 .2em}
@@ -197,26 +201,20 @@ def rank_diff(model_a, model_b, index_rows, queries: list[str], names: dict[str,
 
 def load_run(run: str | Path = "") -> dict:
     """A finished run folder's metrics, config and per-query/per-pair evaluations ("" = newest)."""
-    import json
-
-    from svtune import paths
-    folder = paths.finished_run(run)
-    out = {"dir": folder, "metrics": json.loads((folder / "metrics.json").read_text()),
-           "config": json.loads((folder / "config.json").read_text())}
-    for stage in ("before", "after"):
-        out[stage] = json.loads((folder / f"eval_{stage}.json").read_text())
+    folder = runs.finished_run(run)
+    out = {"dir": folder, "metrics": runs.read_metrics(folder), "config": runs.read_config(folder)}
+    for stage in runs.EVALS:
+        out[stage] = runs.read_eval(folder, stage)
     return out
 
 
 def command(before: str, after: str, catalog: str, queries: str, size: str = "small",
             out: str = "rank_diff.html") -> Path:
     """`svtune report`: the rank-diff HTML of two models over one index."""
-    from svtune.data.formats import read_index, read_queries
-    from svtune.model.load import load_model
     rows, names = read_index(catalog, size)
     read = read_queries(queries)
     texts, expected = [q for q, _ in read], [e for _, e in read]
-    written = rank_diff(load_model(before), load_model(after), rows, texts, names, Path(out),
+    written = rank_diff(load.load_model(before), load.load_model(after), rows, texts, names, Path(out),
                         f"{Path(before).name} vs {Path(after).name}", expected=expected if any(expected) else None)
     print(f"wrote {written} ({len(texts)} queries)")
     return written

@@ -15,11 +15,15 @@ Used by `svtune compare A B` (bench/compare.py) and run/retrain.py.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from svtune import paths
+from svtune import paths, runs
+from svtune.data.catalog import load_catalog
+from svtune.data.formats import index_from_catalog, names_from_catalog
+from svtune.data.heldout import seed_for
+from svtune.data.records import CURATION_FILE, read_sentence_pairs, text_key
 from svtune.eval.report import rank_diff_context, render
+from svtune.model.load import load_model
 
 LABELLED_MIN = 0.5       # a label at least this high makes the StatVar an expected answer of the query
 K = 10
@@ -30,23 +34,18 @@ def _spec(spec: str | Path) -> tuple[Path, str]:
     return paths.resolve(folder), stage or "after"
 
 
-def _params(folder: Path) -> dict:
-    return json.loads((folder / "config.json").read_text(encoding="utf-8"))["params"]
-
-
 def labelled_queries(data_dir: Path, names: dict[str, str]) -> list[tuple[str, list[str]]]:
     """(query, expected dcids) of the curation file's rows, first-labelled first; names -> dcids."""
-    from svtune.data.catalog import CURATION_FILE, read_sentence_pairs
     path = Path(data_dir) / CURATION_FILE
     if not path.is_file():
         return []
     by_name: dict[str, str] = {}
     for d, n in names.items():
-        by_name.setdefault(n.strip().lower(), d)
+        by_name.setdefault(text_key(n), d)
     out: dict[str, list[str]] = {}
     for p in read_sentence_pairs(path):
         want = out.setdefault(p.sentence_1, [])
-        dcid = by_name.get(p.sentence_2.strip().lower())
+        dcid = by_name.get(text_key(p.sentence_2))
         if dcid and p.score >= LABELLED_MIN and dcid not in want:
             want.append(dcid)
     return list(out.items())
@@ -54,9 +53,8 @@ def labelled_queries(data_dir: Path, names: dict[str, str]) -> list[tuple[str, l
 
 def _search(spec: tuple[Path, str], rows, queries: list[str]) -> list[list[tuple[str, float]]]:
     from svtune.eval.evaluate import Index
-    from svtune.model.load import load_model
     folder, stage = spec
-    model = load_model(_params(folder)["base_model"] if stage == "before" else str(folder / "model"))
+    model = load_model(runs.params(folder)["base_model"] if stage == "before" else str(folder / "model"))
     return Index(model, rows).search(queries, K)
 
 
@@ -79,15 +77,12 @@ def _rank(top: list[tuple[str, float]], expected: list[str]) -> str:
 
 def run_diff(a: str | Path, b: str | Path) -> dict:
     """The rank diff of run `a` (before) vs run `b` (after); see the module docstring."""
-    from svtune.data.catalog import load_catalog
-    from svtune.data.formats import index_from_catalog, names_from_catalog
-    from svtune.data.heldout import seed_for
     sa, sb = _spec(a), _spec(b)
-    evals = [json.loads((f / f"eval_{stage}.json").read_text(encoding="utf-8")) for f, stage in (sa, sb)]
+    evals = [runs.read_eval(f, stage) for f, stage in (sa, sb)]
     qa, qb = (e.get("details", {}).get("queries", []) for e in evals)
     if [q["query"] for q in qa] != [q["query"] for q in qb]:
         qa = qb = []     # different held-out sets: only the labelled queries are comparable
-    params = _params(sb[0])
+    params = runs.params(sb[0])
     data_dir = paths.data_dir(params.get("data_dir"))
     catalog = load_catalog(data_dir, params["size"], warn=False, heldout_seed=seed_for(params),
                            eval_dir=params.get("eval_dir", ""))   # run B's own held-out texts

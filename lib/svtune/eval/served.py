@@ -18,17 +18,27 @@ the other half (the halves: sha256 of the query text, even or odd), so no query 
 
 from __future__ import annotations
 
-import numpy as np
+import json
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from svtune import paths
+from svtune.data.csvio import DataError
+from svtune.data.formats import read_index, read_queries
+from svtune.data.served import dc_index_rows
+from svtune.eval.evaluate import NONSENSE_QUERIES
 from svtune.eval.metrics import paired_bootstrap, reciprocal_rank
 from svtune.eval.threshold import DEFAULT_THRESHOLD, calibrate, half, read_nonsense
 from svtune.model.embeddings import encode
+from svtune.model.load import load_model
 from svtune.model.search import score_blocks
 
 SERVER_TOP = 40   # sentences per index per query (nl_server: semantic_search top_k)
 TOP_K = 10
-CONFIGS = {"a": "base model serving both indexes (today)", "b": "tuned model on the owner's index, base on "
-           "Data Commons'", "c": "tuned model serving both indexes"}
+CONFIGS = {"a": "base, both indexes (today)", "b": "tuned on the owner's, base on Data Commons'",
+           "c": "tuned, both indexes"}
 SIDES = ("owner", "dc")
 HALF_RULE = ("threshold calibrated on the held-out queries whose sha256 is even, answered@10 graded on "
              "the odd ones (both sides)")
@@ -115,7 +125,6 @@ def _config(parts: list[Part], owner_q, dc_q, nonsense: list[str], threshold: fl
 def evaluate_served(base, tuned, owner_rows, dc_rows, owner_queries, dc_queries) -> dict:
     """(a), (b), (c) of the module docstring on the owner's and Data Commons' held-out queries (those whose
     expected variable is in the index of their side), with paired intervals of (b) and (c) against (a)."""
-    from svtune.eval.evaluate import NONSENSE_QUERIES
     nonsense = list(dict.fromkeys([*NONSENSE_QUERIES, *read_nonsense()]))
     parts = {("base", "owner"): Part(base, owner_rows), ("base", "dc"): Part(base, dc_rows)}
     parts[("tuned", "owner")] = Part(tuned, owner_rows)
@@ -145,3 +154,62 @@ def evaluate_served(base, tuned, owner_rows, dc_rows, owner_queries, dc_queries)
             "details": {name: {side: [{"query": q, "expected": e, "top": t}
                                       for (q, e), t in zip(queries[side], details[name]["top"][side])]
                                for side in SIDES} for name in details}}
+
+
+SIDE_NAMES = {"owner": "owner's", "dc": "Data Commons'"}
+
+
+def rows(served: dict) -> list[list[str]]:
+    """(c) against (a) first, then (b): per side MRR@10, top-1, answered@10, first answer from the other
+    index, and the paired interval of MRR@10 against (a)."""
+    out = []
+    for name in ("c", "a", "b"):
+        c = served["configs"][name]
+        for side in SIDES:
+            f, iv = c[side], served["intervals"].get(name, {}).get(side, {}).get("mrr@10")
+            vs = (f"{iv['diff']:+.3f} [{iv['diff_ci95'][0]:+.3f}, {iv['diff_ci95'][1]:+.3f}]" if iv else "")
+            out.append([f"({name}) {c['label']}", f"{SIDE_NAMES[side]} ({f['queries']})", f"{f['mrr@10']:.3f}",
+                        f"{f['top1']:.3f}", f"{f['answered@10']:.3f}" if f["answered@10"] is not None else "–",
+                        f"{f['first_answer_other_index']:.3f}", vs])
+    return out
+
+
+COLUMNS = ["configuration", "queries", "MRR@10", "top-1", "answered@10", "1st from other index",
+           "MRR@10 vs (a) [95%]"]
+
+
+def summary_lines(served: dict) -> list[str]:
+    """The served search in a run's terminal summary: (c) against (a) first."""
+    c = served["configs"]["c"]
+    return [f"served search (your index + Data Commons' medium index, merged by raw cosine; one threshold "
+            f"{c['threshold']:.3f}, {c['threshold_rule']}):",
+            pd.DataFrame(rows(served), columns=COLUMNS).to_string(index=False)]
+
+
+def card_lines(served: dict) -> list[str]:
+    """The model card's section: the same table in Markdown."""
+    c = served["configs"]["c"]
+    table = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    table += ["| " + " | ".join(r) + " |" for r in rows(served)]
+    return ["", "## Served beside Data Commons", "",
+            "A custom Data Commons searches its owner's index and Data Commons' medium index together, merges "
+            "their matches by raw cosine and keeps those above one threshold (the first index's model's). "
+            f"Served with this model on both: `score_threshold: {c['threshold']:.3f}` ({c['threshold_rule']}); "
+            f"the highest nonsense query scores {c['nonsense_max']:.3f}.", "", *table]
+
+
+def command(models: list[str], catalog: str, queries: str, dc_index: str, dc_queries: str | None = None,
+            size: str = "small", json_out: str | None = None) -> dict:
+    """`svtune evaluate --served-with DC_INDEX`: (a), (b), (c) of two models, the base then the tuned, on the
+    owner's index (`catalog`) merged with Data Commons' (`dc_index`); the figures as JSON on the last line."""
+    if len(models) != 2:
+        raise DataError(f"--served-with compares two models, the base (today's) and the tuned: got {len(models)}")
+    owner, _ = read_index(catalog, size)
+    dc_q = read_queries(dc_queries or paths.DATA_DIR / "eval" / "queries.csv")
+    out = evaluate_served(load_model(models[0]), load_model(models[1]), owner, dc_index_rows(dc_index),
+                          read_queries(queries), dc_q)
+    print("\n".join(summary_lines(out)))
+    if json_out:
+        Path(json_out).write_text(json.dumps(out, indent=2, default=float))
+    print(json.dumps({k: v for k, v in out.items() if k != "details"}, default=float))
+    return out

@@ -20,20 +20,24 @@ is refused by the leak rule (data/leaks.py): label the logged queries and the St
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from svtune import paths
+from svtune import paths, runs
+from svtune.data.catalog import load_catalog
+from svtune.data.formats import index_from_catalog, read_queries
+from svtune.data.heldout import seed_for
+from svtune.eval.evaluate import Index
 from svtune.eval.metrics import reciprocal_rank
+from svtune.model.load import load_model
 
 MARGIN = 0.02
 KINDS = ("regressed", "close", "topic", "unreached")
 K = 10
 
 
-def _details(folder: Path, stage: str) -> dict:
-    path = folder / f"eval_{stage}.json"
-    return json.loads(path.read_text(encoding="utf-8")).get("details", {}) if path.is_file() else {}
+def _saved(folder: Path, stage: str) -> dict:
+    """The run's eval_<stage>.json ({} when it has none)."""
+    return runs.read_eval(folder, stage) if (folder / runs.eval_file(stage)).is_file() else {}
 
 
 def _close(query: str, top: list, names: dict[str, str], margin: float, source: str) -> dict | None:
@@ -63,16 +67,11 @@ def _rank(rr: float) -> str:
 
 def _logged(folder: Path, params: dict, report_queries: str | None):
     """(query, tuned top-k) of the query log, and the catalog; ([], catalog) without a log."""
-    from svtune.data.catalog import load_catalog
-    from svtune.data.formats import index_from_catalog, read_queries
-    from svtune.data.heldout import seed_for
     catalog = load_catalog(paths.data_dir(params.get("data_dir")), params["size"], warn=False,
                            heldout_seed=seed_for(params), eval_dir=params.get("eval_dir", ""))   # the run's own
     source = report_queries or params.get("report_queries")
     if not source:
         return [], catalog
-    from svtune.eval.evaluate import Index
-    from svtune.model.load import load_model
     queries = list(dict.fromkeys(q for q, _ in read_queries(paths.resolve(source))))
     tops = Index(load_model(str(folder / "model")), index_from_catalog(catalog)).search(queries, K)
     return list(zip(queries, tops)), catalog
@@ -80,11 +79,10 @@ def _logged(folder: Path, params: dict, report_queries: str | None):
 
 def suggest(run: str | Path = "", report_queries: str | None = None, margin: float = MARGIN) -> list[dict]:
     """Every suggestion for a finished run, ranked; see the module docstring. Rows: kind, query, reason."""
-    folder = paths.finished_run(run)
-    params = json.loads((folder / "config.json").read_text(encoding="utf-8"))["params"]
-    before, after = _details(folder, "before"), _details(folder, "after")
-    names = json.loads((folder / "eval_after.json").read_text(encoding="utf-8")).get("names", {}) \
-        if (folder / "eval_after.json").is_file() else {}
+    folder = runs.finished_run(run)
+    params = runs.params(folder)
+    before, after = (_saved(folder, s).get("details", {}) for s in ("before", "after"))
+    names = _saved(folder, "after").get("names", {})
     rows = _regressed(before.get("queries", []), after.get("queries", []))
     logged, catalog = _logged(folder, params, report_queries)
     names = {**names, **{d: sv.name for d, sv in catalog.statvars.items() if sv.name}}

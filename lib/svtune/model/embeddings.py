@@ -20,10 +20,24 @@ from pathlib import Path
 import numpy as np
 
 from svtune import paths
+from svtune.progress import Progress
 
 BATCH_SIZE = 128
 PROGRESS_CHUNK = 2048   # texts encoded between two progress updates
 _memory: dict[str, dict[bytes, np.ndarray]] = {}   # fingerprint -> text sha1 -> embedding, this process
+FINGERPRINT = "svtune_fingerprint"   # the model attribute its cached embeddings are keyed by
+
+
+def fingerprint_of(model) -> str | None:
+    """The key `model`'s embeddings are cached under; None (never cached) for a model without one: a model
+    being trained, or a stand-in that encodes otherwise (train/centering.CentredView, ship/speed.OnnxEncoder)."""
+    return getattr(model, FINGERPRINT, None)
+
+
+def set_fingerprint(model, folder_fingerprint: str | None) -> None:
+    """Key `model`'s cached embeddings by its folder's fingerprint (model/load.fingerprint) and its
+    max_seq_length; None: never cache them (its weights are about to change)."""
+    setattr(model, FINGERPRINT, f"{folder_fingerprint}:{model.max_seq_length}" if folder_fingerprint else None)
 
 
 def _key(text: str) -> bytes:
@@ -64,7 +78,6 @@ def _encode(model, texts: list[str], progress: bool, batch_size: int) -> np.ndar
                             convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
     if not progress or len(texts) <= PROGRESS_CHUNK:
         return run(list(texts))
-    from svtune.progress import Progress
     # Chunks of similar length (the library sorts within a call): progress lines without more padding.
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), _dim(model)), dtype=np.float32)
@@ -79,7 +92,7 @@ def _encode(model, texts: list[str], progress: bool, batch_size: int) -> np.ndar
 def encode(model, texts: list[str], progress: bool = False, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Unit-length embeddings of `texts`, from the cache where the model has a fingerprint."""
     texts = list(texts)
-    fp = getattr(model, "svtune_fingerprint", None)
+    fp = fingerprint_of(model)
     if not fp or not texts:
         return _encode(model, texts, progress, batch_size) if texts else np.zeros((0, _dim(model)), np.float32)
     table = _load(fp)
@@ -98,7 +111,7 @@ def encode(model, texts: list[str], progress: bool = False, batch_size: int = BA
 def remember(model, texts: list[str], emb: np.ndarray) -> None:
     """Put embeddings `model` is known to give for `texts` into its cache (e.g. the catalog's,
     computed while centring it), so they are not encoded again."""
-    fp = getattr(model, "svtune_fingerprint", None)
+    fp = fingerprint_of(model)
     if fp and len(texts):
         keys = [_key(t) for t in texts]
         _load(fp).update(zip(keys, emb.astype(np.float32)))

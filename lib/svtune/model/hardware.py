@@ -18,6 +18,8 @@ import platform
 import time
 from pathlib import Path
 
+from svtune import paths
+
 # bf16 must beat fp32 by this much to be chosen: a tie is not worth bf16's rounding.
 BF16_MIN_SPEEDUP = 1.2
 
@@ -109,7 +111,6 @@ def machine_key() -> str:
 def cached_decision(device: str = "cpu") -> tuple[dict, str]:
     """This machine's bf16-or-fp32 record, measured once and cached; the first run to write it wins, so
     two runs started at once agree (a run never re-measures while the cache is there)."""
-    from svtune import paths
     path = paths.CACHE_DIR / "precision" / f"{machine_key()}.json"
     record = _read_record(path)
     if record is not None:

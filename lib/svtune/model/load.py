@@ -18,6 +18,8 @@ from pathlib import Path
 from svtune.data.csvio import DataError
 from svtune.hashing import sha256_file
 from svtune.model import fetch
+from svtune.model.embeddings import set_fingerprint
+from svtune.model.hardware import pick_device
 from svtune.model.manifests import MINILM
 from svtune.paths import resolve
 
@@ -121,10 +123,8 @@ def fingerprint(folder: str | Path) -> str | None:
 
 def load_model(name: str, device: str = "", max_seq_length: int | None = None, attention: str | None = None):
     """A SentenceTransformer on `device`, loaded offline when the source is local. Carries
-    `svtune_fingerprint` (embeddings cache key; None once training changes the weights)."""
+    its fingerprint (model/embeddings.set_fingerprint: the embeddings cache key; none for a hub id)."""
     from sentence_transformers import SentenceTransformer
-
-    from svtune.model.hardware import pick_device
     source, _ = resolve_base_model(name)
     local = Path(source).exists()
     if local:
@@ -137,8 +137,7 @@ def load_model(name: str, device: str = "", max_seq_length: int | None = None, a
                         source if local else None) from None
     if max_seq_length:
         model.max_seq_length = int(max_seq_length)
-    fp = fingerprint(source) if local else None
-    model.svtune_fingerprint = f"{fp}:{model.max_seq_length}" if fp else None
+    set_fingerprint(model, fingerprint(source) if local else None)
     return model
 
 

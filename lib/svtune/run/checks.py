@@ -7,13 +7,14 @@ import shutil
 from dataclasses import fields
 from pathlib import Path
 
-from svtune import paths
+from svtune import paths, runs
 from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
+from svtune.data.formats import index_from_catalog, read_pairs, read_queries
 from svtune.data.heldout import check_count, seed_for
 from svtune.model.load import resolve_base_model
 from svtune.run.config import RunConfig, make_config
-from svtune.run.folder import read_config
+from svtune.run.served import check_served
 
 # Free disk a run needs, in multiples of the base model's weights: the saved model, one checkpoint
 # (weights + AdamW's two moments) and the one being written.
@@ -37,8 +38,11 @@ def resume_params(params: dict, given: set[str] | None = None) -> dict:
     Only a parameter the user gave (`given`; by default, any value other than its default, since
     a notebook's parameters cell holds every default) with another value than the run's is refused."""
     folder = paths.resolve(params["resume"])
-    doc = read_config(folder)
-    if doc.get("status") == "complete":
+    try:
+        doc = runs.read_config(folder)
+    except (OSError, ValueError) as e:   # not a run folder, or its config.json unreadable: one line
+        raise DataError(str(e), folder) from None
+    if doc.get("status") == runs.COMPLETE:
         raise DataError("cannot resume: this run is complete", folder)
     stored = {k: v for k, v in doc["params"].items() if k != "resume"}
     if given is None:
@@ -55,7 +59,6 @@ def resume_params(params: dict, given: set[str] | None = None) -> dict:
 def check_inputs(params: dict, given: set[str] | None = None) -> RunConfig:
     """Everything that can be checked before a run starts, cheaply: parameters, every input file,
     the held-out files, the base model. Raises DataError (file, line, column) on the first problem."""
-    from svtune.data.formats import index_from_catalog, read_pairs, read_queries
     from svtune.eval.evaluate import check_coverage, eval_files
     if params.get("resume"):
         params = resume_params(params, given)
@@ -72,7 +75,6 @@ def check_inputs(params: dict, given: set[str] | None = None) -> RunConfig:
             if path == queries:   # topic queries only score the topics a catalog has: not checked
                 check_coverage(rows, known, path)
     if cfg.dc_dir:
-        from svtune.run.served import check_served
         check_served(cfg, catalog)
     if cfg.report_queries:
         read_queries(paths.resolve(cfg.report_queries))

@@ -10,7 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
-from svtune import paths
+from svtune import paths, runs
 from svtune.data.csvio import DataError
 
 CHECKPOINTS = ".checkpoints"   # inside a run folder while it trains; removed once the model is saved
@@ -47,23 +47,11 @@ def final_dir(folder: Path) -> Path:
     return folder.parent / name
 
 
-def read_config(folder: Path) -> dict:
-    """A run folder's config.json; DataError when it is not a run folder."""
-    config = Path(folder) / "config.json"
-    if not config.is_file():
-        raise DataError("not a run folder (no config.json)", folder)
-    try:
-        return json.loads(config.read_text())
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read config.json: {e}", folder) from None
-
-
 def earlier_attempts(folder: Path) -> list[dict]:
     """The stops a reopened run folder recorded (its last reason included), to keep in its config."""
-    config = Path(folder) / "config.json"
-    if not config.is_file():
+    if not (Path(folder) / runs.CONFIG).is_file():
         return []
-    doc = json.loads(config.read_text())
+    doc = runs.read_config(folder)
     last = [{"reason": doc["reason"], "failed_at": doc.get("failed_at")}] if doc.get("reason") else []
     return [*doc.get("attempts", []), *last]
 
@@ -79,11 +67,11 @@ def reopen(folder: Path) -> Path:
 def mark_failed(folder: Path, reason: str) -> Path:
     """Record why a run stopped in its config.json (earlier attempts' reasons are kept in
     `attempts`) and rename it `<name>.failed`; returns the new path."""
-    config = folder / "config.json"
-    doc = json.loads(config.read_text()) if config.is_file() else {}
+    config = folder / runs.CONFIG
+    doc = runs.read_config(folder) if config.is_file() else {}
     if doc.get("reason"):
         doc.setdefault("attempts", []).append({"reason": doc["reason"], "failed_at": doc.get("failed_at")})
-    doc.update({"status": "failed", "reason": reason, "failed_at": time.strftime("%Y-%m-%d %H:%M:%S")})
+    doc.update({"status": runs.FAILED, "reason": reason, "failed_at": time.strftime("%Y-%m-%d %H:%M:%S")})
     config.write_text(json.dumps(doc, indent=2))
     failed = final_dir(folder).with_name(final_dir(folder).name + paths.FAILED_SUFFIX)
     if folder != failed:
@@ -99,12 +87,10 @@ def leftovers(runs_dir: Path | None = None) -> list[tuple[Path, str]]:
     out = []
     for p in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
         if p.name.endswith(paths.FAILED_SUFFIX):
-            config = p / "config.json"
-            reason = json.loads(config.read_text()).get("reason", "") if config.is_file() else ""
+            reason = runs.read_config(p).get("reason", "") if (p / runs.CONFIG).is_file() else ""
             out.append((p, f"failed: {reason}" if reason else "failed"))
         elif p.name.startswith(paths.INCOMPLETE_PREFIX):
-            config = p / "config.json" if p.is_dir() else None
-            pid = json.loads(config.read_text()).get("pid") if config and config.is_file() else None
+            pid = runs.read_config(p).get("pid") if (p / runs.CONFIG).is_file() else None
             if pid and psutil.pid_exists(pid):
                 continue
             out.append((p, "abandoned (its process is gone)" if p.is_dir() else "notebook of an abandoned run"))

@@ -5,33 +5,32 @@ Parameters, data and base model are all checked before the notebook starts: a pr
 line naming file, line and column, exit status 2, and nothing is written. The run is built in
 outputs/runs/.incomplete-<name>/ and renamed to <name>/ when complete; a run that fails or is
 interrupted (Ctrl-C or SIGTERM) becomes <name>.failed/ with the reason in its config.json.
-Under torchrun, ranks 1..N-1 train their shards of rank 0's run (train/distributed.py).
+This is rank 0's part: under torchrun, the `svtune` command sends ranks 1..N-1 to train their shards of
+rank 0's run (cli.py, train/distributed.py). A recipe that learns from a tuned teacher gets it first:
+the teacher is a whole run of its own, which this launcher makes (teacher_cache.ensure is handed `main`;
+the dependency runs one way, launch -> teacher_cache).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 
-from svtune import paths
+from svtune import paths, runs
+from svtune.run import teacher_cache
 from svtune.run.checks import check_inputs
+from svtune.run.config import model_slug
+from svtune.run.folder import create_run_dir, final_dir, mark_failed, reopen
 
 
-def main(params: dict, notebook: str | None = None) -> str | None:
-    """Train with `params` (only those the user gave): a worker rank trains its shards; rank 0
-    checks everything, then executes the notebook."""
-    from svtune.train import distributed
-    if not distributed.is_main():
-        from svtune.run.run import Run
-        Run.worker()
-        return None
+def main(params: dict, notebook: str | None = None) -> str:
+    """Train with `params` (only those the user gave): check everything, tune the recipe's teacher
+    first when it needs one, then execute the notebook; returns the finished run folder."""
     params = {"size": "small", **params} if not params.get("resume") else params
     cfg = check_inputs(params, given=set(params))   # before anything is written
     if cfg.hp.tuned_teacher and not cfg.teacher:      # a distil recipe: its teacher first (teacher_cache.py)
-        from svtune.run.teacher_cache import ensure
-        params = {**params, "teacher": ensure(cfg)}
+        params = {**params, "teacher": teacher_cache.ensure(cfg, main)}
         cfg = check_inputs(params, given=set(params))
     if cfg.resume:   # the notebook gets the run's own parameters, not its cell's defaults
         params = {**cfg.to_dict(), "overrides": cfg.overrides}
@@ -56,7 +55,7 @@ class ForwardInterrupt:
         self.reason = self.reason or self.SIGNALS[signum]
         pid = None
         try:
-            pid = json.loads((self.work / "config.json").read_text()).get("pid")
+            pid = runs.read_config(self.work).get("pid")
         except (OSError, ValueError):
             pass
         if self.sent or not pid:
@@ -75,9 +74,6 @@ def execute(notebook: str, params: dict, cfg) -> str:
     """Run the notebook into a new run folder (or the one being resumed); a failure leaves
     `<name>.failed` with the reason."""
     import papermill as pm
-
-    from svtune.run.config import model_slug
-    from svtune.run.folder import create_run_dir, final_dir, mark_failed, reopen
     if cfg.resume:
         work = reopen(paths.resolve(cfg.resume))
         params = {**params, "resume": str(work)}
@@ -103,8 +99,8 @@ def execute(notebook: str, params: dict, cfg) -> str:
     if reason is None and folder == final:
         if executed.exists():
             os.replace(executed, final / "train.ipynb")
-        print(f"run complete: {final}", flush=True)
-        from svtune.eval.summary import summary
+        print(f"{runs.COMPLETE_LINE}{final}", flush=True)
+        from svtune.eval.summary import summary  # pandas and scipy: only once a run is complete
         print(summary(final), flush=True)
         return str(final)
     reason = reason or "the notebook ended before the run finished"

@@ -12,6 +12,7 @@ from dataclasses import fields
 from importlib import metadata
 
 from svtune import paths
+from svtune.model import hardware
 from svtune.run.config import RunConfig
 
 PACKAGES = ["svtune", "torch", "sentence-transformers", "transformers", "datasets", "accelerate",
@@ -71,7 +72,6 @@ def versions() -> dict[str, str | None]:
 
 def environment(device: str = "") -> dict:
     """What a run needs to be reproduced: packages, commit, machine."""
-    from svtune.model import hardware
     return {"python": platform.python_version(), "platform": platform.platform(),
             "device": hardware.pick_device(device), "device_name": hardware.device_name(device),
             "cpu_count": os.cpu_count(), "torch_threads": hardware.threads(),

@@ -25,16 +25,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from svtune import paths
-from svtune.data.catalog import Catalog, load_catalog
+from svtune import paths, runs
+from svtune.data.catalog import load_catalog
+from svtune.data.formats import index_from_catalog, read_queries
 from svtune.data.heldout import seed_for
 from svtune.data.mining import MiningReport, mine_pairs
+from svtune.data.records import Catalog
+from svtune.model.embeddings import set_fingerprint
+from svtune.model.hardware import pick_device, precision_choice
 from svtune.model.load import attention_for, load_model, resolve_base_model
+from svtune.run import launch, teacher_cache
 from svtune.run.checks import check_disk, check_inputs, resume_params
 from svtune.run.config import RunConfig, make_config, model_slug
-from svtune.run.folder import CHECKPOINTS, create_run_dir, earlier_attempts, final_dir, read_config, reopen
+from svtune.run.folder import CHECKPOINTS, create_run_dir, earlier_attempts, final_dir, reopen
 from svtune.run.provenance import PeakRSS, environment, reproduce_command
+from svtune.run.served import join_dc_pairs, served_evaluation
 from svtune.train import distributed
+from svtune.train.finalize import finalize_model
+from svtune.train.teacher import annotate, space
 
 
 def timed(step: str):
@@ -74,7 +82,6 @@ class Run:
     def start(cls, run_dir: str = "", **params) -> "Run":
         """Validate every parameter and the base model, then open the run folder (`run_dir`, when
         the launcher made it, else a new one; with `resume`, the interrupted run's own folder)."""
-        from svtune.model.hardware import pick_device, precision_choice
         began = time.perf_counter()
         # Library progress bars are widgets in a notebook and walls of lines in a log; a run prints
         # its own progress lines instead (progress.py).
@@ -86,8 +93,7 @@ class Run:
         # notebook of the user's own) is checked here, before a folder exists.
         cfg = make_config(**params) if run_dir else check_inputs(params)
         if cfg.hp.tuned_teacher and not cfg.teacher:   # a notebook of the user's own: the teacher first
-            from svtune.run.teacher_cache import ensure
-            cfg.teacher = ensure(cfg)
+            cfg.teacher = teacher_cache.ensure(cfg, launch.main)
         _, info = resolve_base_model(cfg.base_model)
         if not info["verified"]:
             print(f"base model {cfg.base_model}: no official sha256 to check it against; its weights' sha256 "
@@ -96,12 +102,12 @@ class Run:
         folder.mkdir(parents=True, exist_ok=True)
         run = cls(cfg, folder, info, memory=PeakRSS().__enter__(), attempts=earlier_attempts(folder))
         run.device = pick_device()
-        recorded = read_config(folder).get("precision") if cfg.resume else None
+        recorded = runs.read_config(folder).get("precision") if cfg.resume else None
         if recorded in ("fp32", "bf16"):   # a resumed run continues in the precision it started in
             run.precision, run.precision_choice = recorded, {"requested": cfg.precision, "source": "resumed run"}
         else:
             run.precision, run.precision_choice = precision_choice(cfg.precision, run.device, cfg.hp.bf16)
-        run._write_config(status="running")
+        run._write_config(status=runs.RUNNING)
         distributed.init()
         distributed.share(str(folder))   # the other ranks (torchrun) learn where the run lives
         run.metrics["timings_s"] = {"start": round(time.perf_counter() - began, 2)}
@@ -113,17 +119,16 @@ class Run:
         of every batch, and leave the rest (evaluation, saving) to rank 0."""
         distributed.init()
         folder = distributed.share()
-        doc = json.loads((Path(folder) / "config.json").read_text())
+        doc = runs.read_config(folder)
         cfg = make_config(**doc["params"])
         run = cls(cfg, Path(folder), doc["base_model"], precision=doc["precision"])
-        from svtune.model.hardware import pick_device
         run.device = pick_device()
         distributed.barrier()   # rank 0 has written pairs.csv (and its teacher grades)
         run.pairs = pd.read_csv(run.dir / "pairs.csv", keep_default_na=False)
         run.train()
     def _write_config(self, status: str, **extra) -> None:
         params = self.cfg.to_dict()
-        if status == "complete":   # the folder it resumed is this one, renamed: `attempts` keeps the story
+        if status == runs.COMPLETE:   # the folder it resumed is this one, renamed: `attempts` keeps the story
             params["resume"] = ""
         doc = {"status": status, "pid": os.getpid(), **extra, "params": params,
                "recipe": self.cfg.hp.values(), "world_size": distributed.world_size(),
@@ -132,7 +137,7 @@ class Run:
                "environment": environment(self.device), "command": reproduce_command(self.cfg, self.precision)}
         if self.attempts:
             doc["attempts"] = self.attempts
-        (self.dir / "config.json").write_text(json.dumps(doc, indent=2))
+        (self.dir / runs.CONFIG).write_text(json.dumps(doc, indent=2))
 
     @timed("load_data")
     def load_data(self) -> pd.DataFrame:
@@ -146,7 +151,6 @@ class Run:
         self.pairs, self.report = mine_pairs(self.catalog)
         served = None
         if self.cfg.dc_dir:   # Data Commons' catalog, served beside the owner's, trained on beside it
-            from svtune.run.served import join_dc_pairs
             self.pairs, served = join_dc_pairs(self.cfg, self.pairs)
         self.pairs.to_csv(self.dir / "pairs.csv", index=False)
         h = self.catalog.hierarchy
@@ -160,7 +164,7 @@ class Run:
                                 "unknown_alternative_dcids": self.catalog.unknown_alternative_dcids,
                                 "heldout_shared": self.catalog.heldout_shared,   # curated pairs sharing a held-out text
                                 "warnings": self.catalog.warnings, **({"served_beside": served} if served else {})}
-        self._write_config(status="running")
+        self._write_config(status=runs.RUNNING)
         print(self.report.summary())
         return self.pairs
 
@@ -176,9 +180,9 @@ class Run:
         """Held-out evaluation of the current model, stored under metrics[stage] (a resumed run
         keeps the base model's evaluation it already made)."""
         from svtune.eval.evaluate import deltas, evaluate_run, health_check
-        saved = self.dir / f"eval_{stage}.json"
+        saved = self.dir / runs.eval_file(stage)
         if self.cfg.resume and stage == "before" and saved.is_file():
-            result = json.loads(saved.read_text())["summary"]
+            result = runs.read_eval(self.dir, stage)["summary"]
         else:
             result = evaluate_run(self._model(), self.catalog, self.cfg)
             # Per-query and per-pair results go beside metrics.json, which keeps the aggregates.
@@ -196,18 +200,15 @@ class Run:
         medium index (run/served.py), stored under metrics["served"]; None without dc_dir."""
         if not self.cfg.dc_dir:
             return None
-        from svtune.run.served import served_evaluation
         base = load_model(self.cfg.base_model, self.device, self.cfg.hp.max_seq_length)
         result = served_evaluation(self.cfg, self.catalog, self._model(), base)
-        (self.dir / "eval_served.json").write_text(json.dumps(result, default=float))
+        (self.dir / runs.eval_file("served")).write_text(json.dumps(result, default=float))
         self.metrics["served"] = {k: v for k, v in result.items() if k != "details"}
         return self.metrics["served"]
 
     @timed("train")
     def train(self, callbacks: list | None = None) -> dict:
         """Fit the recipe, then finalize: centre, save model/, fingerprint, prime the cache."""
-        from svtune.data.formats import index_from_catalog
-        from svtune.train.finalize import finalize_model
         from svtune.train.fit import fit
         began = time.perf_counter()
         if self.pairs is None:
@@ -219,7 +220,7 @@ class Run:
             distributed.barrier()   # pairs.csv is final: the other ranks may read it (Run.worker)
         plans = hp.plans(self.pairs, model, self.cfg.seed, teacher=self.teacher_space)
         check_disk(self.dir, self.model_info)
-        model.svtune_fingerprint = None   # its weights are about to change: nothing of it may be cached
+        set_fingerprint(model, None)   # its weights are about to change: nothing of it may be cached
         prepared = time.perf_counter()
         stats = fit(model, plans, hp, self.cfg.seed, self.cfg.max_steps, self.precision == "bf16",
                     self.dir / CHECKPOINTS, resume=bool(self.cfg.resume), callbacks=callbacks)
@@ -241,21 +242,18 @@ class Run:
     def grade_with_teacher(self) -> dict:
         """The teacher's calibrated label on every pair, plus its neighbour pairs (teacher.py);
         pairs.csv is saved again with them."""
-        from svtune.train.teacher import annotate
         print(f"grading pairs with the teacher {self.cfg.teacher} ...", flush=True)
         start = time.perf_counter()
         teacher = load_model(self.cfg.teacher, self.device)
         self.pairs, info = annotate(teacher, self.catalog, self.pairs, self.cfg.hp.neighbour_pairs)
         if self.cfg.hp.distils:
-            from svtune.data.formats import index_from_catalog
-            from svtune.train.teacher import space
             student = self._model() if self.cfg.hp.embeds_teacher else None
             self.teacher_space = space(teacher, self.pairs, **info["calibration"], student=student,
                                        catalog_texts=[t for t, _ in index_from_catalog(self.catalog)])
         _, info["model"] = resolve_base_model(self.cfg.teacher)
         teacher_run = paths.resolve(self.cfg.teacher)
-        if paths.run_problem(teacher_run) is None:   # a run folder: a teacher tuned on a catalog (teacher_cache.py)
-            info["tuned_from"] = json.loads((teacher_run / "config.json").read_text())["params"]["base_model"]
+        if runs.run_problem(teacher_run) is None:   # a run folder: a teacher tuned on a catalog (teacher_cache.py)
+            info["tuned_from"] = runs.params(teacher_run)["base_model"]
         info["seconds"] = round(time.perf_counter() - start, 1)
         if distributed.is_main():
             self.pairs.to_csv(self.dir / "pairs.csv", index=False)
@@ -269,13 +267,12 @@ class Run:
         out = self.dir / "rank_diff.html"
         title = f"Rank diff: {self.cfg.base_model} vs tuned ({final_dir(self.dir).name})"
         if self.cfg.report_queries:
-            from svtune.data.formats import index_from_catalog, read_queries
             queries = read_queries(paths.resolve(self.cfg.report_queries))
-            names = json.loads((self.dir / "eval_after.json").read_text())["names"]
+            names = runs.read_eval(self.dir, "after")["names"]
             base = load_model(self.cfg.base_model, self.device, self.cfg.hp.max_seq_length)
             return rank_diff(base, self._model(), index_from_catalog(self.catalog), [q for q, _ in queries],
                              names, out, title, expected=[e for _, e in queries])
-        evals = [json.loads((self.dir / f"eval_{s}.json").read_text()) for s in ("before", "after")]
+        evals = [runs.read_eval(self.dir, s) for s in runs.EVALS]
         if not evals[1]["details"]["queries"]:
             return None   # no held-out queries (-p eval_dir none): no page pretending to compare
         out.write_text(rank_diff_from_evals(*evals, title), encoding="utf-8")
@@ -295,13 +292,13 @@ class Run:
         """Write metrics.json (with the paired bootstrap of tuned vs base), mark the run complete and
         give the folder its final name."""
         from svtune.eval.evaluate import paired_differences
-        evals = [json.loads((self.dir / f"eval_{s}.json").read_text())["details"] for s in ("after", "before")]
+        evals = [runs.read_eval(self.dir, s)["details"] for s in ("after", "before")]
         self.metrics["bootstrap"] = {"a": "tuned", "b": "base", **paired_differences(*evals)}
         self.metrics["wall_time_s"] = round(time.time() - self.started, 2)
         self.memory.__exit__(None, None, None)
         self.metrics["peak_rss_mb"] = self.memory.mb
-        (self.dir / "metrics.json").write_text(json.dumps(self.metrics, indent=2, default=float))
-        self._write_config(status="complete")
+        (self.dir / runs.METRICS).write_text(json.dumps(self.metrics, indent=2, default=float))
+        self._write_config(status=runs.COMPLETE)
         from svtune.ship.card import write_card
         write_card(self.dir)   # model/README.md: base model, data, recipe, held-out results, how to load
         final = final_dir(self.dir)

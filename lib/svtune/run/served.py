@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from svtune.data.catalog import load_catalog, pair_key
+from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
 from svtune.data.formats import read_queries
 from svtune.data.leaks import heldout_folder
 from svtune.data.mining import mine_pairs
+from svtune.data.records import pair_key
 from svtune.data.served import check_disjoint, dc_index_rows, owner_rows
 
 DC_SIZE = "small"   # Data Commons' curated catalog: what its medium index's best texts come from
@@ -52,9 +53,13 @@ def join_dc_pairs(cfg, owner_pairs: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     dc_pairs, report = mine_pairs(dc_catalog(cfg))
     mine = {pair_key(a, b) for a, b in zip(owner_pairs["sentence_1"], owner_pairs["sentence_2"])}
     fresh = [pair_key(a, b) not in mine for a, b in zip(dc_pairs["sentence_1"], dc_pairs["sentence_2"])]
-    joined = pd.concat([owner_pairs] * cfg.hp.owner_repeat + [dc_pairs[fresh]], ignore_index=True)
+    dc_pairs = dc_pairs[fresh]
+    curated = dc_pairs["source"] == "curated_pair"
+    keep = dc_pairs[~curated].sample(frac=cfg.hp.dc_fraction, random_state=cfg.seed).index
+    dc_pairs = dc_pairs[curated | dc_pairs.index.isin(keep)]
+    joined = pd.concat([owner_pairs] * cfg.hp.owner_repeat + [dc_pairs], ignore_index=True)
     return joined, {"dc_dir": cfg.dc_dir, "owner_pairs": len(owner_pairs), "owner_repeat": cfg.hp.owner_repeat,
-                    "dc_pairs": int(sum(fresh)), "dc_pairs_per_source": report.counts}
+                    "dc_pairs": len(dc_pairs), "dc_fraction": cfg.hp.dc_fraction, "dc_pairs_per_source": report.counts}
 
 
 def served_evaluation(cfg, catalog, tuned, base) -> dict:

@@ -5,7 +5,8 @@ The teacher is a whole run of its own (`svtune train`, evaluated, with its card)
 is recorded in outputs/teachers/<key>.json, where the key is the sha256 of the catalog files, the
 teacher's recipe record (overrides applied), its base model's weights and the seed: a second
 student run on the same catalog finds it there and trains no teacher. A record whose run is gone
-or unfinished is trained again.
+or unfinished is trained again. The launcher trains it (`ensure` is handed launch.main): this module
+imports no launcher, so the dependency runs one way.
 
     python -m svtune train -p data_dir ../shared/datacommons -p recipe distil
 """
@@ -16,9 +17,13 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
-from svtune import paths
+from svtune import paths, runs
+from svtune.data.catalog import load_catalog
 from svtune.hashing import sha256_text
+from svtune.model.load import resolve_base_model
+from svtune.run.config import make_config
 
 # all-mpnet-base-v2's preset (docs/experiments.md, "mpnet frozen layers"): one epoch, 8 of 12 layers frozen.
 PRESET = {"recipe": "default", "epochs": 1, "overrides": {"center": 0.7, "freeze_layers": 8}}
@@ -34,9 +39,6 @@ def teacher_params(cfg) -> dict:
 
 
 def cache_key(cfg, params: dict) -> str:
-    from svtune.data.catalog import load_catalog
-    from svtune.model.load import resolve_base_model
-    from svtune.run.config import make_config
     catalog = load_catalog(cfg.data_dir, cfg.size, max_statvars=cfg.max_statvars, warn=False, eval_dir=cfg.eval_dir)
     _, info = resolve_base_model(params["base_model"])
     record = {"catalog": sorted(catalog.sha256().values()), "size": cfg.size, "seed": cfg.seed,
@@ -51,11 +53,12 @@ def cached(key: str) -> str | None:
     if not record.is_file():
         return None
     run = json.loads(record.read_text(encoding="utf-8"))["run"]
-    return run if paths.run_problem(Path(run)) is None else None
+    return run if runs.run_problem(Path(run)) is None else None
 
 
-def ensure(cfg) -> str:
-    """The tuned teacher's run folder for `cfg`: from the cache, or trained now and recorded."""
+def ensure(cfg, train: Callable[[dict], str]) -> str:
+    """The tuned teacher's run folder for `cfg`: from the cache, or trained now by `train` (launch.main:
+    params -> the finished run folder) and recorded."""
     params = teacher_params(cfg)
     key = cache_key(cfg, params)
     run = cached(key)
@@ -65,8 +68,7 @@ def ensure(cfg) -> str:
         return run
     print(f"teacher: tuning {params['base_model']} on this catalog first (recipe {PRESET['recipe']}, "
           f"{PRESET['overrides']}); later runs on the same catalog reuse it", flush=True)
-    from svtune.run.launch import main
-    run = main(params)
+    run = train(params)
     paths.TEACHERS_DIR.mkdir(parents=True, exist_ok=True)
     record = paths.TEACHERS_DIR / f"{key}.json"
     tmp = record.with_suffix(f".tmp{os.getpid()}")

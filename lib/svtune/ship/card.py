@@ -17,17 +17,19 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCardData
 
+from svtune import runs
+from svtune.eval.headline import MRR, PAIRS, RETRIEVAL, get
 from svtune.eval.report import display_title
+from svtune.eval.served import card_lines
 from svtune.ship.card_sections import (
-    PAIRS,
-    RETRIEVAL,
-    _arrow,
-    _data_section,
-    _get,
-    _num,
-    _recipe_section,
-    _results_section,
-    _serving_section,
+    PAIR_METRICS,
+    RETRIEVAL_METRICS,
+    arrow,
+    data_section,
+    is_figure,
+    recipe_section,
+    results_section,
+    serving_section,
 )
 
 MARKER = "<!-- svtune model card -->"  # publish.py rewrites cards that lack it
@@ -37,14 +39,15 @@ HF_IDS = {"all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2",
           "sentence-transformers/all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
 LICENSES = {"sentence-transformers/all-MiniLM-L6-v2": "apache-2.0"}
 
-TASKS = [("information-retrieval", "Information Retrieval", "retrieval", RETRIEVAL, "StatVar held-out queries"),
-         ("semantic-similarity", "Semantic Similarity", "pairs_heldout", PAIRS, "StatVar held-out sentence pairs")]
+# model-index entries: (task type, task name, metrics.json section, metrics, dataset name)
+TASKS = [("information-retrieval", "Information Retrieval", RETRIEVAL, RETRIEVAL_METRICS, "StatVar held-out queries"),
+         ("semantic-similarity", "Semantic Similarity", PAIRS, PAIR_METRICS, "StatVar held-out sentence pairs")]
 
 
 def base_model_info(config: dict) -> dict:
     """name, hf_id (None for a local folder), license, sha256, verified."""
     bm = config.get("base_model") if isinstance(config.get("base_model"), dict) else {}
-    name = bm.get("base_model") or _get(config, "params", "base_model") or "unknown"
+    name = bm.get("base_model") or get(config, "params", "base_model") or "unknown"
     hf_id = HF_IDS.get(str(name).lower())
     if hf_id is None and "/" in str(name) and not str(name).startswith((".", "/", "~")):
         hf_id = str(name)  # already a Hugging Face id
@@ -59,7 +62,7 @@ def widget(evals: dict, n: int = 3, per_query: int = 3) -> list[dict]:
     after = evals.get("after") or {}
     names = after.get("names") or {}
     out = []
-    for q in (_get(after, "details", "queries") or [])[:n]:
+    for q in (get(after, "details", "queries") or [])[:n]:
         dcids = [t[0] for t in (q.get("top") or [])[:per_query]]
         dcids += [d for d in (q.get("expected") or [])[:1] if d not in dcids]
         sentences = list(dict.fromkeys(display_title(names, d) for d in dcids))
@@ -76,8 +79,8 @@ def eval_results(metrics: dict, base: str) -> list[EvalResult]:
         for key, label in keys:
             before = f"{label} ({base}, before tuning)"
             for stage, kind, metric in (("after", key, label), ("before", f"base_{key}", before)):
-                value = _get(metrics, stage, section, key)
-                if _num(value):
+                value = get(metrics, stage, section, key)
+                if is_figure(value):
                     out.append(EvalResult(task_type=task, task_name=title, dataset_name=dataset,
                                           dataset_type=dataset.lower().replace(" ", "-"), dataset_split="test",
                                           metric_type=kind, metric_value=float(value), metric_name=metric))
@@ -106,7 +109,7 @@ def card_text(config: dict, metrics: dict, evals: dict | None = None, name: str 
     name = name or f"{bm['name'].split('/')[-1]}-statvar-search"
     load_path = load_path or f"outputs/runs/{name}/model"
     fm = front_matter(config, metrics, evals, name)
-    mrr_b, mrr_a = _get(metrics, "before", "retrieval", "mrr@10"), _get(metrics, "after", "retrieval", "mrr@10")
+    mrr_b, mrr_a = get(metrics, "before", RETRIEVAL, MRR), get(metrics, "after", RETRIEVAL, MRR)
 
     lines = ["---", fm.to_yaml(), "---", MARKER, "",
              f"# {name}", "",
@@ -115,7 +118,7 @@ def card_text(config: dict, metrics: dict, evals: dict | None = None, name: str 
              "(StatVars, as in [Data Commons](https://datacommons.org)) in the catalog it was tuned on. "
              "It maps text to dense vectors; compare them by cosine similarity."]
     if isinstance(mrr_a, (int, float)):
-        lines += ["", f"On held-out queries, MRR@10 went {_arrow(mrr_b, mrr_a)}."]
+        lines += ["", f"On held-out queries, MRR@10 went {arrow(mrr_b, mrr_a)}."]
 
     lines += ["", "## Base model", ""]
     link = f"[`{bm['hf_id']}`](https://huggingface.co/{bm['hf_id']})" if bm["hf_id"] else f"`{bm['name']}`"
@@ -125,13 +128,15 @@ def card_text(config: dict, metrics: dict, evals: dict | None = None, name: str 
               else "- **Verified:** no (not checked against an official checksum)",
               f"- **License:** {bm['license']} (inherited from the base model)"]
 
-    lines += [""] + _data_section(metrics, config)
-    lines += [""] + _recipe_section(config, metrics)
-    lines += [""] + _results_section(metrics)
-    lines += _serving_section(metrics)
+    lines += [""] + data_section(metrics, config)
+    lines += [""] + recipe_section(config, metrics)
+    if metrics.get("served"):   # a custom DC served beside Data Commons: the search its users get, first
+        lines += card_lines(metrics["served"])
+    lines += [""] + results_section(metrics)
+    lines += serving_section(metrics)
 
-    n_q = _get(metrics, "after", "retrieval", "queries")
-    n_p = _get(metrics, "after", "pairs_heldout", "pairs")
+    n_q = get(metrics, "after", RETRIEVAL, "queries")
+    n_p = get(metrics, "after", PAIRS, "pairs")
     lines += ["", "## Intended use", "",
               "Semantic search over the StatVar catalog this model was tuned on: embed the catalog's StatVar "
               "names and descriptions once, embed a user's question, and rank StatVars by cosine similarity.",
@@ -154,26 +159,19 @@ def card_text(config: dict, metrics: dict, evals: dict | None = None, name: str 
               f"emb = model.encode({json.dumps([q, s], ensure_ascii=False)})",
               "print(model.similarity(emb[:1], emb[1:]))", "```"]
 
-    commit = _get(config, "environment", "git_commit")
+    commit = get(config, "environment", "git_commit")
     lines += ["", "## Reproduce", "", "The exact command that produced this run" +
               (f", at svtune commit `{commit}`" if commit else "") + ":", "", "```bash", config["command"], "```", ""]
     return "\n".join(lines)
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-
-
 def write_card(run_dir: str | Path, load_path: str | None = None) -> Path:
     """Write run_dir/model/README.md (replacing the card sentence-transformers saved) and return its path."""
     run_dir = Path(run_dir)
-    config = _read_json(run_dir / "config.json")
-    metrics = _read_json(run_dir / "metrics.json")
-    evals = {k: _read_json(run_dir / f"eval_{k}.json") for k in ("before", "after")}
+    found = runs.read_all(run_dir)
+    evals = {k: found[k] for k in runs.EVALS}
     name = run_dir.name.removeprefix(".incomplete-")
-    out = run_dir / "model" / "README.md"
-    out.write_text(card_text(config, metrics, evals, name=name, load_path=load_path), encoding="utf-8")
+    out = run_dir / runs.MODEL / "README.md"
+    out.write_text(card_text(found["config"], found["metrics"], evals, name=name, load_path=load_path),
+                   encoding="utf-8")
     return out

@@ -6,22 +6,15 @@ from __future__ import annotations
 import json
 
 from svtune.data import sources
+from svtune.eval.headline import COLLAPSE, CURATED, MRR, PAIRS, RETRIEVAL, SPEARMAN, get
 
-RETRIEVAL = [("mrr@10", "MRR@10"), ("ndcg@10", "NDCG@10"), ("recall@1", "Recall@1"),
-             ("recall@5", "Recall@5"), ("recall@10", "Recall@10")]
-PAIRS = [("spearman", "Spearman"), ("pearson", "Pearson")]
-# model-index entries: (task type, task name, metrics.json section, metrics, dataset name)
-
-def _get(d, *keys, default=None):
-    """d[k1][k2]... or default when any level is missing or not a dict."""
-    for k in keys:
-        if not isinstance(d, dict) or k not in d:
-            return default
-        d = d[k]
-    return d
+# (key in its section, label) of the figures the card shows
+RETRIEVAL_METRICS = [(MRR, "MRR@10"), ("ndcg@10", "NDCG@10"), ("recall@1", "Recall@1"),
+                     ("recall@5", "Recall@5"), ("recall@10", "Recall@10")]
+PAIR_METRICS = [(SPEARMAN, "Spearman"), ("pearson", "Pearson")]
 
 
-def _num(v) -> bool:
+def is_figure(v) -> bool:
     """A figure (JSON number), not a missing value or a string."""
     return isinstance(v, (int, float))
 
@@ -30,7 +23,7 @@ def _f(v, digits=3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "–"
 
 
-def _arrow(a, b) -> str:
+def arrow(a, b) -> str:
     """'0.718 → 0.766 (+0.048)'; a dash where a figure is missing."""
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return f"{a:.3f} → {b:.3f} ({b - a:+.3f})"
@@ -42,11 +35,11 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
 
 
-def _data_section(metrics: dict, config: dict) -> list[str]:
+def data_section(metrics: dict, config: dict) -> list[str]:
     data = metrics.get("data") or {}
     out = ["## Training data", ""]
     cat = f"{data['statvars']} StatVars" if "statvars" in data else "a StatVar catalog"
-    src = _get(config, "params", "data_dir")
+    src = get(config, "params", "data_dir")
     out.append(f"Sentence pairs mined from {cat}" + (f" (`{src}`)" if src else "") +
                (f" and {data['topics']} topics" if data.get("topics") else "") +
                ": names, descriptions and alternative phrasings of each StatVar, plus hand-curated pairs.")
@@ -62,7 +55,7 @@ def _data_section(metrics: dict, config: dict) -> list[str]:
     return out
 
 
-def _recipe_section(config: dict, metrics: dict) -> list[str]:
+def recipe_section(config: dict, metrics: dict) -> list[str]:
     hp = config["recipe"]
     name = hp.get("name") or "unknown"
     train = metrics.get("train") or {}
@@ -70,8 +63,8 @@ def _recipe_section(config: dict, metrics: dict) -> list[str]:
     if train.get("recipe_notes"):
         out[-1] = f"Recipe **`{name}`**: {train['recipe_notes']}."
     facts = [f"{train['steps']} steps" if "steps" in train else "",
-             f"{train['train_seconds']:.0f} s of training" if _num(train.get("train_seconds")) else "",
-             f"{train['pairs_per_second']:.0f} pairs/s" if _num(train.get("pairs_per_second")) else "",
+             f"{train['train_seconds']:.0f} s of training" if is_figure(train.get("train_seconds")) else "",
+             f"{train['pairs_per_second']:.0f} pairs/s" if is_figure(train.get("pairs_per_second")) else "",
              f"precision {train['precision']}" if train.get("precision") else ""]
     if any(facts):
         out += ["", "Training took " + ", ".join(f for f in facts if f) + "."]
@@ -87,13 +80,13 @@ def _teacher_lines(config: dict, metrics: dict) -> list[str]:
     teacher = (config.get("params") or {}).get("teacher")
     if not teacher:
         return []
-    base = _get(metrics, "teacher", "tuned_from", default="")
+    base = get(metrics, "teacher", "tuned_from", default="")
     tuned = f" (a run: {base} tuned on this catalog first)" if base else ""
     return ["", f"Teacher: `{teacher}`{tuned}; its grades and embeddings are in the knobs `teacher_*` and "
                 "`*_distil` below."]
 
 
-def _serving_section(metrics: dict) -> list[str]:
+def serving_section(metrics: dict) -> list[str]:
     """The score threshold to serve with (eval/threshold.py) and what the server's default would do."""
     b, a = (metrics.get(s, {}).get("calibration") for s in ("before", "after"))
     if not a or not b:
@@ -116,10 +109,10 @@ def _serving_section(metrics: dict) -> list[str]:
             f"least the threshold. {verdict}.", ""] + _table(["", "base model", "tuned"], rows)
 
 
-def _results_section(metrics: dict) -> list[str]:
+def results_section(metrics: dict) -> list[str]:
     b, a = metrics.get("before") or {}, metrics.get("after") or {}
-    mrr_b, mrr_a = _get(b, "retrieval", "mrr@10"), _get(a, "retrieval", "mrr@10")
-    n_q, n_p = _get(a, "retrieval", "queries"), _get(a, "pairs_heldout", "pairs")
+    mrr_b, mrr_a = get(b, RETRIEVAL, MRR), get(a, RETRIEVAL, MRR)
+    n_q, n_p = get(a, RETRIEVAL, "queries"), get(a, PAIRS, "pairs")
     if not n_q and not n_p:
         out = ["## No held-out evaluation", "", "This run was measured on **no held-out data** (it was trained "
                "with `-p eval_dir none`, or its held-out sets matched nothing in its catalog): nothing here says "
@@ -131,13 +124,13 @@ def _results_section(metrics: dict) -> list[str]:
         if a.get("heldout"):   # a custom Data Commons without eval/: its owner's own words (data/heldout.py)
             out += ["", f"The queries are the owner's own words, {a['heldout']} (those with at least 3), "
                     "chosen from the seed and the text and never trained on."]
-    rows = [[label, _arrow(_get(b, "retrieval", k), _get(a, "retrieval", k))] for k, label in RETRIEVAL
-            if _get(a, "retrieval", k) is not None]
-    rows += [[f"held-out pairs {label}", _arrow(_get(b, "pairs_heldout", k), _get(a, "pairs_heldout", k))]
-             for k, label in PAIRS if _get(a, "pairs_heldout", k) is not None]
+    rows = [[label, arrow(get(b, RETRIEVAL, k), get(a, RETRIEVAL, k))] for k, label in RETRIEVAL_METRICS
+            if get(a, RETRIEVAL, k) is not None]
+    rows += [[f"held-out pairs {label}", arrow(get(b, PAIRS, k), get(a, PAIRS, k))]
+             for k, label in PAIR_METRICS if get(a, PAIRS, k) is not None]
     rows += [[f"curated pairs {label} (seen in training)",
-              _arrow(_get(b, "pairs_curated", k), _get(a, "pairs_curated", k))]
-             for k, label in PAIRS if _get(a, "pairs_curated", k) is not None]
+              arrow(get(b, CURATED, k), get(a, CURATED, k))]
+             for k, label in PAIR_METRICS if get(a, CURATED, k) is not None]
     if rows:
         out += [""] + _table(["metric", "before → after (change)"], rows)
     boot = {k: v for k, v in (metrics.get("bootstrap") or {}).items() if isinstance(v, dict)}
@@ -149,9 +142,9 @@ def _results_section(metrics: dict) -> list[str]:
             if not isinstance(v, dict):
                 continue
             ci = v.get("diff_ci95") or [None, None]
-            rows.append([k, _f(v.get("a")), _f(v.get("b")), f"{v['diff']:+.3f}" if _num(v.get("diff")) else "–",
+            rows.append([k, _f(v.get("a")), _f(v.get("b")), f"{v['diff']:+.3f}" if is_figure(v.get("diff")) else "–",
                          f"[{_f(ci[0])}, {_f(ci[1])}]", _f(v.get("a_wins"), 2), v.get("items", "–")])
-        ba, bb = _get(boot, "mrr@10", "a"), _get(boot, "mrr@10", "b")
+        ba, bb = get(boot, MRR, "a"), get(boot, MRR, "b")
         tuned_first = all(isinstance(x, (int, float)) for x in (ba, bb, mrr_a, mrr_b)) and \
             abs(ba - mrr_a) < 1e-6 and abs(bb - mrr_b) < 1e-6
         out += [""] + _table(["metric", "A", "B", "A − B", "95% interval", "P(A > B)", "items"], rows)
@@ -161,10 +154,10 @@ def _results_section(metrics: dict) -> list[str]:
             "Fine-tuning can pull every embedding together so that anything matches anything. "
             "Two checks watch for it: the mean cosine of random unrelated pairs, and the best score "
             "a nonsense query gets against the catalog."]
-    rows = [["random-pair mean cosine", _arrow(_get(b, "collapse", "random_pair_mean_cosine"),
-                                               _get(a, "collapse", "random_pair_mean_cosine"))],
+    rows = [["random-pair mean cosine", arrow(get(b, COLLAPSE, "random_pair_mean_cosine"),
+                                               get(a, COLLAPSE, "random_pair_mean_cosine"))],
             ["best nonsense-query score",
-             _arrow(_get(b, "collapse", "nonsense_max"), _get(a, "collapse", "nonsense_max"))]]
+             arrow(get(b, COLLAPSE, "nonsense_max"), get(a, COLLAPSE, "nonsense_max"))]]
     out += [""] + _table(["check", "before → after"], rows)
     health = metrics.get("health")
     if isinstance(health, dict):

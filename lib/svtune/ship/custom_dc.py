@@ -33,9 +33,14 @@ from pathlib import Path
 
 import yaml
 
-from svtune import paths
+from svtune import paths, runs
+from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError, read_text
+from svtune.data.custom_dc import SENTENCES, custom_dc_kind
+from svtune.data.formats import read_index
 from svtune.data.served import dc_index_rows
+from svtune.data.served import owner_rows as importer_rows
+from svtune.ship import publish as pub
 from svtune.ship.convert import ExportError, _log, check_same, convert_model
 from svtune.ship.export import calibrate_run, index_rows, run_data, server_table, write_embeddings
 from svtune.ship.publish import PublishError, check_run
@@ -51,10 +56,6 @@ PRIVATE_CACHE = "nl_cache"       # under outputs/, mode 0700, where the server's
 
 def owner_rows(config: dict, out: Path) -> tuple[list[tuple[str, str]], str]:
     """(sentence, dcid) rows of the owner's sentences, and where they come from."""
-    from svtune.data.catalog import load_catalog
-    from svtune.data.custom_dc import SENTENCES, custom_dc_kind
-    from svtune.data.formats import read_index
-    from svtune.data.served import owner_rows as importer_rows
     if (out / SENTENCES).exists():
         return read_index(out / SENTENCES)[0], str(out / SENTENCES)
     data_dir, size = run_data(config)
@@ -120,7 +121,6 @@ def cache_path(gcs_folder: str, cache_root: Path | str | None = None) -> Path:
 def publish_model(model_dir: Path, gcs_folder: str) -> None:
     """The model folder's files at `gcs_folder` itself (where the server loads it), with svtune publish's
     upload: to a partial name, read back and checked, then moved into place."""
-    from svtune.ship import publish as pub
     try:
         fs, dest = pub.filesystem(gcs_folder)
     except PublishError as e:   # gcsfs not installed: one line, exit 2, nothing replaced
@@ -174,9 +174,8 @@ def _check(run: Path, out: Path, gcs_folder: str | None) -> dict:
 def served_threshold(run: Path, config: dict, both: bool) -> dict | None:
     """The threshold the run calibrated on its served search, (c) for both indexes, (b) for the owner's alone:
     right answers and nonsense queries from the same merged index, graded on the other half."""
-    import json
-    metrics = run / "metrics.json"
-    served = json.loads(metrics.read_text()).get("served") if metrics.is_file() else None
+    metrics = run / runs.METRICS
+    served = runs.read_metrics(run).get("served") if metrics.is_file() else None
     if not served or (both and served.get("files", {}).get("dc_index") != (config.get("params") or {}).get("dc_index")):
         return None
     c = served["configs"]["c" if both else "b"]

@@ -37,8 +37,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from svtune import __version__, paths
+from svtune import __version__, paths, runs
+from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError, glob_files
+from svtune.data.formats import index_from_catalog, read_index, read_pairs, read_queries
+from svtune.data.heldout import seed_for
+from svtune.eval.evaluate import NONSENSE_QUERIES, Index, eval_files, evaluate_retrieval
 from svtune.eval.threshold import calibration, expected_scores, read_nonsense
 from svtune.ship.convert import ExportError, _log, check_same, convert_model
 from svtune.ship.onnx import add_onnx
@@ -56,8 +60,6 @@ def run_data(config: dict) -> tuple[Path, str]:
 
 def index_rows(config: dict, index: Path | str | None = None) -> list[tuple[str, str]]:
     """(sentence, dcid) rows: a folder of `dcid,sentence` CSVs (`_*` skipped), else the run's catalog."""
-    from svtune.data.catalog import load_catalog
-    from svtune.data.formats import index_from_catalog, read_index
     if index is None:
         data_dir, size = run_data(config)
         return index_from_catalog(load_catalog(data_dir, size, warn=False, heldout_seed=None))   # serve every text
@@ -102,11 +104,6 @@ def evaluation_set(config: dict) -> tuple[list[tuple[str, str]], list[tuple[str,
     """The index the run was evaluated on (its catalog, a custom DC's held-out descriptions taken out with
     the run's own seed), its held-out queries and where they come from."""
     from types import SimpleNamespace
-
-    from svtune.data.catalog import load_catalog
-    from svtune.data.formats import index_from_catalog, read_queries
-    from svtune.data.heldout import seed_for
-    from svtune.eval.evaluate import eval_files
     params = config.get("params") or config
     data_dir, size = run_data(config)
     eval_dir = params.get("eval_dir") or ""
@@ -121,9 +118,8 @@ def evaluation_set(config: dict) -> tuple[list[tuple[str, str]], list[tuple[str,
 
 def heldout_pairs(run: Path) -> list:
     """The held-out scored pairs the run was evaluated on (eval_after.json names the file), or []."""
-    from svtune.data.formats import read_pairs
-    after = run / "eval_after.json"
-    files = (json.loads(after.read_text()).get("summary") or {}).get("files") or {} if after.is_file() else {}
+    after = run / runs.eval_file("after")
+    files = (runs.read_eval(run, "after").get("summary") or {}).get("files") or {} if after.is_file() else {}
     path = files.get("pairs")
     return read_pairs(Path(path)) if path and Path(path).is_file() else []
 
@@ -133,9 +129,8 @@ def calibrate_run(run: Path, config: dict, model, rows: list[tuple[str, str]] | 
     top scores searched in one index, calibrated on one half of the queries and graded on the other. The
     run's catalog (`rows` None): the run's own calibration (metrics.json), else its evaluation index
     searched now; another index (`rows`): that index, with the held-out queries whose answers it holds."""
-    from svtune.eval.evaluate import NONSENSE_QUERIES, Index, evaluate_retrieval
-    metrics = run / "metrics.json"
-    recorded = (json.loads(metrics.read_text()).get("after") or {}).get("calibration") if metrics.is_file() else None
+    metrics = run / runs.METRICS
+    recorded = (runs.read_metrics(run).get("after") or {}).get("calibration") if metrics.is_file() else None
     if rows is None and recorded and "graded_queries" in recorded:
         return {**recorded, "heldout_from": "metrics.json: the run's evaluation index, held-out texts out",
                 "nonsense_searched": "the same index"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from svtune.ship import speed
 from svtune.ship.convert import ExportError
 
 MRR_LOSS_MAX = 0.005
@@ -72,9 +73,8 @@ def add_onnx(run: Path, model, folder: Path, onnx: bool, int8: bool, queries: li
              pairs=(), threshold: float | None = None) -> dict:
     """Write the ONNX copies, measure them on the held-out `queries` over the index `rows` (and `pairs`,
     answered@10 at `threshold`; speed.py) and delete each that loses more than MRR_LOSS_MAX."""
-    from svtune.ship.speed import measure, synthetic_texts
     files = export_onnx(model, folder, int8)
-    figures = measure(run / "model", folder, queries, synthetic_texts(), rows, pairs, threshold)
+    figures = speed.measure(run / "model", folder, queries, speed.synthetic_texts(), rows, pairs, threshold)
     for f in files:
         entry = figures[f.stem]
         entry["kept"], entry["decision"] = _decide(entry.get("mrr_loss"), onnx if f.name == "model.onnx" else int8)

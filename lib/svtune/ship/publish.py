@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from svtune import __version__, paths
+from svtune import __version__, runs
 from svtune.hashing import sha256_stream
 from svtune.ship.card import MARKER, card_text, write_card
 
@@ -55,14 +55,14 @@ def check_run(run_dir: str | Path) -> dict:
     """The run's config.json, or PublishError when the folder is not a finished run with its
     executed notebook (a run killed between finishing and moving it in lacks train.ipynb)."""
     run = Path(run_dir)
-    problem = paths.run_problem(run)
+    problem = runs.run_problem(run)
     if problem:
         raise PublishError(problem)
     if not (run / "train.ipynb").is_file():
         raise PublishError(f"{run} has no train.ipynb: its run did not end cleanly; train it again")
     if not any((run / "model").rglob("*.safetensors")):
         raise PublishError(f"{run}/model has no *.safetensors weights")
-    return json.loads((run / "config.json").read_text(encoding="utf-8"))
+    return runs.read_config(run)
 
 
 def _ensure_card(run: Path) -> None:
@@ -76,7 +76,7 @@ def run_files(run: Path) -> dict[str, Path]:
     """relative name at the destination -> local file: model/** then config.json, metrics.json."""
     files = {f"model/{p.relative_to(run / 'model').as_posix()}": p
              for p in sorted((run / "model").rglob("*")) if p.is_file() and not p.is_symlink()}
-    files.update({"config.json": run / "config.json", "metrics.json": run / "metrics.json"})
+    files.update({name: run / name for name in (runs.CONFIG, runs.METRICS)})
     return files
 
 
@@ -265,9 +265,8 @@ def stage_for_hub(run: Path, stage: Path, repo_id: str) -> list[str]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, target)
     (stage / "svtune" / "MANIFEST.json").write_text(json.dumps(man, indent=2), encoding="utf-8")
-    read = lambda n: json.loads((run / n).read_text(encoding="utf-8")) if (run / n).is_file() else {}
-    card = card_text(read("config.json"), read("metrics.json"),
-                     {"before": read("eval_before.json"), "after": read("eval_after.json")},
+    found = runs.read_all(run)
+    card = card_text(found["config"], found["metrics"], {s: found[s] for s in runs.EVALS},
                      name=run.name, load_path=repo_id)
     (stage / "README.md").write_text(card, encoding="utf-8")
     return sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())

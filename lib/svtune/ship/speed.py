@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from svtune.data.synthetic import generate
+from svtune.eval.threshold import answered, expected_scores
+
 ONE_AT_A_TIME = 50   # queries timed one by one (enough for a steady rate, short on a CPU)
 BATCH = 32           # the server's default batch size
 CATALOG_TEXTS = 10_000
@@ -23,14 +26,12 @@ CATALOG_TEXTS = 10_000
 
 def synthetic_texts(n: int = CATALOG_TEXTS) -> list[str]:
     """`n` StatVar descriptions in Data Commons' style (data/synthetic.py), a stand-in catalog to time."""
-    from svtune.data.synthetic import generate
     return [r["Description"] or r["Name"] for r in generate(n)[0]]
 
 
 class OnnxEncoder:
-    """model.encode with the transformer run by onnxruntime from `onnx_file`, the other modules by torch."""
-
-    svtune_fingerprint = None   # never cached: its embeddings differ from the torch model's
+    """model.encode with the transformer run by onnxruntime from `onnx_file`, the other modules by torch. It has
+    no fingerprint (model/embeddings.fingerprint_of): never cached, its embeddings differ from the torch model's."""
 
     def __init__(self, model, onnx_file: Path):
         import onnxruntime as ort
@@ -73,7 +74,6 @@ def _timed(fn) -> float:
 def _quality(encoder, heldout, index_rows, pairs, threshold) -> dict:
     """MRR@10, answered@10 at `threshold` and held-out Spearman of one backend."""
     from svtune.eval.evaluate import Index, evaluate_pairs, evaluate_retrieval
-    from svtune.eval.threshold import answered, expected_scores
     summary, details = evaluate_retrieval(Index(encoder, index_rows), heldout)
     out = {"mrr@10": summary["mrr@10"]}
     if threshold is not None:

@@ -94,7 +94,7 @@ class CentredView:
     def __init__(self, model, texts: list[str], fraction: float):
         self.model, self.fraction = model, fraction
         self.shift = fraction * catalog_mean(model, texts) if fraction else None
-        self.svtune_fingerprint = None   # never cached: the weights are still changing
+        # no fingerprint (embeddings.fingerprint_of is None): never cached, the weights are still changing
 
     def encode(self, texts, **kwargs) -> np.ndarray:
         emb = self.model.encode(texts, **{**kwargs, "normalize_embeddings": True})

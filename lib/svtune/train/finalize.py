@@ -8,17 +8,18 @@ import shutil
 import time
 from pathlib import Path
 
+from svtune.model.embeddings import remember, set_fingerprint
+from svtune.model.load import fingerprint
+from svtune.train.centering import center_model
+from svtune.train.merge import merge_toward_base
+
 
 def finalize_model(model, folder: Path, catalog_texts: list[str], center: float,
                    checkpoints: Path | None = None, merge: tuple[str, float] | None = None) -> dict:
     """Merge toward the base model (`merge` = (base model, alpha), train/merge.py), centre (when
     `center` > 0), save into `folder`, drop the checkpoints; returns the stats (seconds per part)."""
-    from svtune.model.embeddings import remember
-    from svtune.model.load import fingerprint
-    from svtune.train.centering import center_model
     stats, began, catalog_emb = {}, time.perf_counter(), None
     if merge and merge[1] < 1:
-        from svtune.train.merge import merge_toward_base
         merge_toward_base(model, *merge)
         stats["merged_toward_base"] = {"base_model": merge[0], "alpha": merge[1]}
     if center:
@@ -27,7 +28,7 @@ def finalize_model(model, folder: Path, catalog_texts: list[str], center: float,
     model.save(str(folder))
     if checkpoints is not None:
         shutil.rmtree(checkpoints, ignore_errors=True)   # the saved model is all a finished run needs
-    model.svtune_fingerprint = f"{fingerprint(folder)}:{model.max_seq_length}"
+    set_fingerprint(model, fingerprint(folder))
     if catalog_emb is not None:
         remember(model, catalog_texts, catalog_emb)
     stats["seconds"] = {"center": round(centred - began, 2), "save": round(time.perf_counter() - centred, 2)}

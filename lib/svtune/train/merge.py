@@ -4,12 +4,12 @@ centring, which is then computed for the merged model (finalize.py; `-o merge_ba
 
 from __future__ import annotations
 
+from svtune.model.load import load_model
+
 
 def merge_toward_base(model, base_model: str, alpha: float):
     """`model`'s transformer weights moved to `alpha` of the way from the base model's to its own (in place)."""
     import torch
-
-    from svtune.model.load import load_model
     if not 0 <= alpha <= 1:
         raise ValueError(f"merge_base must be between 0 and 1, got {alpha}")
     if alpha == 1:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from svtune.data.mining import text_dcids, text_key
+from svtune.data.mining import text_dcids
+from svtune.data.records import text_key
 from svtune.model.embeddings import encode
 from svtune.model.search import score_blocks
 

@@ -31,8 +31,11 @@ import pandas as pd
 from svtune.data import sources
 from svtune.data.csvio import DataError
 from svtune.data.mining import text_dcids
+from svtune.model.load import token_counter
 from svtune.train import batch
-from svtune.train.recipe import Plan, Recipe, describe, knob
+from svtune.train.distributed import world_size
+from svtune.train.knobs import Plan, Recipe, describe, knob
+from svtune.train.negatives import hard_negatives
 
 __all__ = ["RECIPES", "Plan", "Recipe", "describe", "get", "knob", "positives"]
 
@@ -57,8 +60,6 @@ def _sampler(pairs: pd.DataFrame, model, grouped: bool, guard_labelled: bool = F
     """Length-grouped batches with no two rows of one StatVar or text, or the library's random ones."""
     if not grouped:
         return "batch_sampler"
-    from svtune.model.load import token_counter
-    from svtune.train.distributed import world_size
     from svtune.train.sampling import GroupedBatchSampler
     return functools.partial(GroupedBatchSampler, text_dcids=text_dcids(pairs), guard_labelled=guard_labelled,
                              length_fn=token_counter(model.tokenizer, model.max_seq_length), world_size=world_size())
@@ -145,7 +146,6 @@ class InBatch(Recipe):
         k = self.hard_negatives
         if k < 1:
             return Dataset.from_dict(columns), ""
-        from svtune.train.negatives import hard_negatives
         negatives = hard_negatives(pos, pairs, model, k, POSITIVE_MIN_SCORE)
         if any(len(n) < k for n in negatives):
             return Dataset.from_dict(columns), "; no hard negatives (no StatVar to take them from)"
@@ -217,8 +217,6 @@ class InBatch(Recipe):
 
     def plans(self, pairs: pd.DataFrame, model, seed: int, teacher=None) -> list[Plan]:
         from sentence_transformers.sentence_transformer import losses
-
-        from svtune.train.distributed import world_size
         # Several processes: in-batch negatives span the global batch, as in one process.
         in_batch = losses.MultipleNegativesRankingLoss(
             model, scale=self.mnrl_scale, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction",

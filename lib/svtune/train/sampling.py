@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
-from svtune.data.mining import text_key
+from svtune.data.records import text_key
 from svtune.train.batch import Label
 
 LABEL_COLUMNS = ("label", "score", "scores", "labels")

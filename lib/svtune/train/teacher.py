@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from svtune.data import sources
-from svtune.data.mining import pair_key
+from svtune.data.records import pair_key
 from svtune.model.embeddings import encode
 from svtune.model.search import score_blocks
 

@@ -65,6 +65,8 @@ class Recipe:
     # A custom DC trained beside Data Commons' catalog (-p dc_dir): its pairs are few against Data Commons'.
     owner_repeat: int = knob(1, "with -p dc_dir: passes over the owner's pairs per pass over Data Commons' "
                                 "(each copy a positive in the in-batch loss)", lo=1, hi=100, whole=True)
+    dc_fraction: float = knob(1.0, "with -p dc_dir: share of Data Commons' mined pairs trained on beside the "
+                                   "owner's (its curated pairs always)", lo=0, hi=1)
     # Speed only (docs/experiments.md has what each measured):
     optimizer: str = knob("adamw_torch_fused", "AdamW kernel", choices=("adamw_torch_fused", "adamw_torch"))
     attention: str = knob("auto", "attention kernel (auto: eager for bf16 on a CPU, else SDPA)",
@@ -111,6 +113,11 @@ class Recipe:
     def neighbour_pairs(self) -> int:
         """Teacher-graded pairs of each item with its nearest others (teacher.annotate)."""
         return 0
+
+    @property
+    def scored_epochs(self) -> float:
+        """Epochs of a second stage of scored pairs alone (0: none); a knob of the recipes that have one."""
+        return 0.0
 
     def plans(self, pairs: pd.DataFrame, model, seed: int, teacher=None) -> list[Plan]:
         """The training stages; `teacher` is a teacher.Space when the recipe distils one."""
