@@ -8,15 +8,10 @@
 # here, so what loads in this venv loads on the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3.11}
 VENV=${COMPAT_VENV:-build/compat-venv}
 STAMP="$VENV/.installed"
-[ "$STAMP" -nt "$0" ] && exit 0
-rm -rf "$VENV"
-"$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-# torch first and pinned: a CPU wheel, not a multi-GB CUDA build.
-"$VENV/bin/python" -m pip install -q torch==2.13.0
+source scripts/fresh_venv.sh
+fresh_venv "$VENV" "scripts/compat.sh" || exit 0
 # numpy below 2 and pyarrow as in the server's uv.lock: pip left alone picks a pyarrow that fails under numpy 1.x.
 "$VENV/bin/python" -m pip install -q sentence-transformers==2.7.0 transformers==4.53.0 datasets==2.18.0 \
     "numpy==1.26.4" "pyarrow==22.0.0"

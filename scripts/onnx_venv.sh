@@ -8,15 +8,10 @@
 # Data Commons' NL server (sentence-transformers 2.7.0, scripts/compat.sh) has no ONNX backend at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3.11}
 VENV=${ONNX_VENV:-build/onnx-venv}
 STAMP="$VENV/.installed"
-[ "$STAMP" -nt "$0" ] && exit 0
-rm -rf "$VENV"
-"$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-# torch first and pinned: a CPU wheel, not a multi-GB CUDA build.
-"$VENV/bin/python" -m pip install -q torch==2.13.0
+source scripts/fresh_venv.sh
+fresh_venv "$VENV" "scripts/onnx_venv.sh" || exit 0
 "$VENV/bin/python" -m pip install -q "sentence-transformers>=5,<6" "optimum-onnx[onnxruntime]"
 touch "$STAMP"
 echo "onnx venv ready: $VENV"

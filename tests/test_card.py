@@ -138,6 +138,11 @@ def test_the_card_says_which_threshold_to_serve_with_and_what_the_default_costs(
     assert "## Serving threshold" in body and "`score_threshold: 0.420`" in body
     assert "Keeping 0.5 loses 19.0% of the held-out queries' answers" in body
     assert "| answered@10 at the server's default 0.5 | 0.700 | 0.610 |" in body
+    assert "half that set the threshold" not in body   # an old run: one figure, no claim about halves
+    for stage, v in (("before", 0.7), ("after", 0.9)):    # graded on one half, set on the other: both shown
+        metrics[stage]["calibration"]["answered@10_calibration_half"] = {"default": 0.5, "calibrated": v}
+    _, body = split(card_text(CONFIG, metrics, {}))
+    assert "| the same, on the half that set the threshold | 0.700 | 0.900 |" in body
     _, plain = split(card_text(CONFIG, METRICS, {}))
     assert "Serving threshold" not in plain          # no calibration recorded: no claim
 

@@ -138,3 +138,37 @@ def test_svtune_evaluate_served_with_prints_the_three_configurations(tmp_path, t
     with pytest.raises(SystemExit) as e:   # one model is no comparison
         cli.main(args[:3] + args[5:])
     assert e.value.code == 2 and "two models" in capsys.readouterr().err
+
+
+def test_bench_served_verdicts_name_every_target_and_judge_it():
+    from svtune.bench.served import TARGETS, table, verdicts
+    side = {"queries": 66, "mrr@10": 0.91, "top1": 0.86, "answered@10": 0.9, "first_answer_other_index": 0.01}
+    a = {"owner": {**side, "mrr@10": 0.6, "top1": 0.5}, "dc": {**side, "mrr@10": 0.52}, "label": "a"}
+    c = {"owner": side, "dc": {**side, "mrr@10": 0.519}, "threshold": 0.6, "nonsense_max": 0.55,
+         "nonsense_below_threshold": True, "label": "c"}
+    iv = {"mrr@10": {"diff": 0.31, "diff_ci95": [0.2, 0.4]}}
+    served_ = {"configs": {"a": a, "b": c, "c": c}, "intervals": {"b": {"owner": iv}, "c": {"owner": iv, "dc": iv}}}
+    got = verdicts(served_, run_s=200, reference_s=160, export_s=100)
+    assert len(got) == 8 and all(ok for _, ok in got)
+    got = verdicts(served_, run_s=300, reference_s=160, export_s=200)   # 1.88x and over 3 minutes: two misses
+    assert [ok for _, ok in got][-2:] == [False, False] and TARGETS["run_ratio"] == 1.5
+    c["dc"]["first_answer_other_index"] = 0.03
+    assert not dict((w.split(" (c)")[0], ok) for w, ok in verdicts(served_, 200, 160, 100))[
+        "Data Commons queries answered first by an owner variable"]
+    assert len(table(served_)) == 7 and "+0.310 [+0.200, +0.400]" in table(served_)[5]   # (c), owner
+
+
+def test_without_a_cache_root_the_model_goes_to_a_private_folder_never_tmp(tmp_path, monkeypatch):
+    import stat
+
+    from svtune import paths
+    from svtune.ship import custom_dc
+    monkeypatch.setattr(paths, "OUTPUTS_DIR", tmp_path / "outputs")
+    monkeypatch.setattr(custom_dc, "CACHE_ROOTS", [str(tmp_path / "no-workspace"), "/tmp"])
+    where = custom_dc.cache_path("gs://goog-svtune-local-only/svtune-run")
+    assert where == tmp_path / "outputs" / "nl_cache" / "goog-svtune-local-only" / "svtune-run"
+    assert stat.S_IMODE((tmp_path / "outputs" / "nl_cache").stat().st_mode) == 0o700
+    (tmp_path / "workspace").mkdir()
+    monkeypatch.setattr(custom_dc, "CACHE_ROOTS", [str(tmp_path / "workspace"), "/tmp"])   # the server's image
+    assert custom_dc.cache_path("gs://b/p") == tmp_path / "workspace" / "b" / "p"
+    assert custom_dc.cache_path("gs://b/p", tmp_path / "mine") == tmp_path / "mine" / "b" / "p"   # named: as named

@@ -10,17 +10,17 @@ held-out sets and, with `--transfer`, on a larger index it never saw.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from svtune import paths, runs
+from svtune import runs
 from svtune.bench.compare import config_of
 from svtune.bench.full import transfer_mrr
 from svtune.bench.results import print_table
+from svtune.bench.save import save
 from svtune.data.catalog import load_catalog
 from svtune.data.formats import index_from_catalog
 from svtune.data.heldout import seed_for
@@ -99,8 +99,5 @@ def merge_sweep(run: str, alphas: list[float], transfer: str = "", out: str | Pa
                        "answered@10_at_0.5"])
     print(f"chosen on the validation half: alpha {chosen['alpha']}; test half: MRR@10 {chosen['test_mrr@10']:.3f}, "
           f"Spearman {chosen['test_spearman']:.3f}")
-    out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-merge.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"saved {out}")
+    save(result, "merge", out)
     return result

@@ -11,6 +11,7 @@ import pandas as pd
 
 from svtune import paths
 from svtune.bench.full import full
+from svtune.bench.save import save
 from svtune.bench.speed import machine, speed
 from svtune.run.config import parse_value
 
@@ -79,10 +80,7 @@ def run_bench(full_mode: bool = False, recipes: list[str] = RECIPES, steps: int 
     print_table(rows, FULL_COLUMNS if full_mode else SPEED_COLUMNS)
     for spec, ratios in result["against_seed"].items():
         print(f"{spec} against seed: " + ", ".join(f"{k.replace('_', ' ')} {v}x" for k, v in ratios.items()))
-    out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-{mode}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"saved {out}")
+    save(result, mode, out)
     return result
 
 

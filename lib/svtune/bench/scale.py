@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from svtune import paths
+from svtune.bench.save import save
 from svtune.bench.speed import machine
 from svtune.data import synthetic
 from svtune.data.catalog import load_catalog
@@ -96,8 +97,5 @@ def scale(sizes: list[int], out: str | Path | None = None) -> dict:
               f"{r['encode_sentences_per_second']:,.0f} sentences/s = {r['encode_share_of_forward_limit']:.0%} of "
               f"the fp32 forward limit ({r['machine']})")
     result = {"mode": "scale", "when": time.strftime("%Y-%m-%d %H:%M:%S"), "rows": rows}
-    out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-scale.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"saved {out}")
+    save(result, "scale", out)
     return result

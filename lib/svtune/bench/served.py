@@ -10,7 +10,6 @@ intervals against (a), and every target with its verdict.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 from svtune import paths, runs
+from svtune.bench.save import save
 from svtune.bench.speed import machine
 from svtune.bench.sweep import _argv
 
@@ -100,8 +100,5 @@ def served_bench(params: dict, reference: str | None = None, out: str | Path | N
     print("\n".join(["", *table(served), ""]))
     for what, ok in result["verdicts"]:
         print(f"{'MET ' if ok else 'MISS'} {what}")
-    out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-served.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"saved {out}")
+    save(result, "served", out)
     return result

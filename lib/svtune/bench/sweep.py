@@ -8,15 +8,15 @@ the paired bootstrap, and cost. Picks the cheapest value within noise of the fir
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from svtune import paths, runs
+from svtune import runs
 from svtune.bench.compare import compare
 from svtune.bench.results import print_table
+from svtune.bench.save import save
 from svtune.eval.headline import BOOTSTRAPPED, COLLAPSE, MRR, SPEARMAN, TOPIC_MRR, get, headline
 from svtune.run.config import parse_value
 
@@ -77,8 +77,5 @@ def sweep(spec: str, params: dict, out: str | Path | None = None) -> dict:
     print_table(rows, ["value", "whole_run_seconds", "train_seconds", "peak_rss_mb", "mrr@10", "spearman",
                        "topic_mrr@10", "healthy", "mrr@10_ci95", "spearman_heldout_ci95", "within_noise"])
     print(f"chosen: {knob}={result['chosen']} ({result['why']})")
-    out = Path(out) if out else paths.OUTPUTS_DIR / "bench" / f"{time.strftime('%Y%m%d-%H%M%S')}-sweep.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=float))
-    print(f"saved {out}")
+    save(result, "sweep", out)
     return result

@@ -102,6 +102,10 @@ def serving_section(metrics: dict) -> list[str]:
             [f"answered@10 at each model's calibrated threshold ({b['threshold']:.3f} / {t:.3f})",
              _f(b["answered@10"]["calibrated"]), _f(kept)],
             ["best nonsense-query score", _f(b["nonsense_max"]), _f(a["nonsense_max"])]]
+    if "answered@10_calibration_half" in a and "answered@10_calibration_half" in b:   # graded apart (threshold.py)
+        rows.insert(2, ["the same, on the half that set the threshold",
+                        _f(b["answered@10_calibration_half"]["calibrated"]),
+                        _f(a["answered@10_calibration_half"]["calibrated"])])
     return ["", "## Serving threshold", "",
             f"Serve this model with **`score_threshold: {t:.3f}`**: a Data Commons NL server drops every match "
             f"below its threshold. {a['rule'].capitalize()} ({a['nonsense_queries']} nonsense queries). "
