@@ -52,6 +52,19 @@ def test_one_pass_labels_each_row_for_both_losses(model):
     assert scored.sum() == 3 * 16 + 2
 
 
+def test_a_pair_given_n_times_is_n_positives_but_curated_copies_are_one(model):
+    """owner_repeat (run/served.py) repeats the owner's rows in `pairs`: each copy is an in-batch positive;
+    curated_repeat's 16 copies of a curated synonym stay one positive."""
+    synonym = pd.DataFrame({"sentence_1": ["black americans"], "sentence_2": ["african americans"], "score": [1.0],
+                            "source": ["curated_pair"], "dcid": [""]})
+    pairs = pd.concat([MINED.iloc[:1]] * 3 + [PAIRS, synonym], ignore_index=True)   # "poverty ~ poor people" x4
+    (plan,) = make_config(size="tiny").hp.plans(pairs, model, 0)
+    rows = plan.datasets.to_pandas()
+    positive = rows["label"].map(lambda v: v[1])
+    poverty = (rows["sentence_1"] == "poverty") & (rows["sentence_2"] == "poor people")
+    assert positive[poverty].sum() == 4 and positive.sum() == 4 + 3 + 1
+
+
 def test_one_pass_loss_is_the_sum_of_the_two_losses_on_one_encoding(model):
     import torch
     from sentence_transformers.sentence_transformer import losses

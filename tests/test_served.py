@@ -114,8 +114,13 @@ def test_dc_dir_joins_data_commons_pairs_and_is_checked_before_a_run(tmp_path, t
     owner = pd.DataFrame([["poverty", "prison", 0.01, "curated_pair", ""]],
                          columns=["sentence_1", "sentence_2", "score", "source", "dcid"])
     pairs, info = join_dc_pairs(cfg, owner)
-    assert info["owner_pairs"] == 1 and info["dc_pairs"] == len(pairs) - 1 > 10   # the shared pair only once
-    assert (pairs["sentence_1"] == "poverty").sum() == 1 and "Median_Income_Household" in set(pairs["dcid"])
+    n = cfg.hp.owner_repeat   # the owner's pairs n times; Data Commons' copy of the shared pair dropped
+    assert n == info["owner_repeat"] > 1 and info["owner_pairs"] == 1 and info["dc_pairs"] == len(pairs) - n > 10
+    assert (pairs["sentence_1"] == "poverty").sum() == n and "Median_Income_Household" in set(pairs["dcid"])
+    half_dc, _ = join_dc_pairs(make_config(data_dir=str(tiny_data), dc_dir=str(tiny_data),
+                                           overrides={"dc_fraction": 0.5, "owner_repeat": 1}), owner)
+    curated = (pairs["source"] == "curated_pair").sum() - n   # Data Commons' curated pairs are always kept
+    assert (half_dc["source"] == "curated_pair").sum() - 1 == curated and len(half_dc) < len(pairs) - n + 1
     with pytest.raises(DataError, match="not found"):
         check_served(cfg, None)   # its index file is missing: refused before the run
 
