@@ -62,7 +62,7 @@ def owner_rows(config: dict, out: Path) -> tuple[list[tuple[str, str]], str]:
     if not custom_dc_kind(data_dir):
         return index_rows(config), f"the run's catalog {data_dir}"
     catalog = load_catalog(data_dir, size, warn=False, heldout_seed=None)   # every sentence is served
-    return importer_rows(catalog), f"{data_dir} (searchDescriptions, else the name, as the importer writes them)"
+    return importer_rows(catalog), f"{data_dir} (every text of each variable: name, description, searchDescriptions)"
 
 
 def _read_yaml(old: Path) -> dict:
