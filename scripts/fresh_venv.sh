@@ -1,6 +1,7 @@
-# Sourced by compat.sh and onnx_venv.sh: `fresh_venv VENV SCRIPT` makes VENV anew (pip, then the pinned CPU torch)
-# unless VENV/.installed is newer than SCRIPT, when it returns 1 and the caller has nothing to do.
+# Sourced by compat.sh and onnx_venv.sh: `fresh_venv VENV SCRIPT` sets VENV and makes it anew (pip, then the
+# pinned CPU torch) unless VENV/.installed is newer than SCRIPT, when it returns 1: nothing to do.
 fresh_venv() {
+    VENV=$1
     local venv=$1 script=$2
     [ "$venv/.installed" -nt "$script" ] && return 1
     rm -rf "$venv"

@@ -8,10 +8,8 @@
 # Data Commons' NL server (sentence-transformers 2.7.0, scripts/compat.sh) has no ONNX backend at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${ONNX_VENV:-build/onnx-venv}
-STAMP="$VENV/.installed"
 source scripts/fresh_venv.sh
-fresh_venv "$VENV" "scripts/onnx_venv.sh" || exit 0
+fresh_venv "${ONNX_VENV:-build/onnx-venv}" "scripts/onnx_venv.sh" || exit 0
 "$VENV/bin/python" -m pip install -q "sentence-transformers>=5,<6" "optimum-onnx[onnxruntime]"
-touch "$STAMP"
+touch "$VENV/.installed"
 echo "onnx venv ready: $VENV"

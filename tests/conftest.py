@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import WORDS, write
+from helpers import WORDS, centred_copy, finished_run, write
 
 
 def pytest_collection_modifyitems(config, items):
@@ -86,3 +86,15 @@ def tiny_data(tmp_path) -> Path:
         poor,poverty,0.95
         """)
     return d
+
+
+@pytest.fixture(scope="session")
+def centred_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model with svtune's centring modules, as a tuned model is saved."""
+    return centred_copy(tiny_model_dir, tmp_path_factory.mktemp("centred") / "model")
+
+
+@pytest.fixture
+def tiny_run(tmp_path, centred_model_dir, tiny_data) -> Path:
+    """A finished run of the centred tiny model on tiny_data (helpers.finished_run's hand-made results)."""
+    return finished_run(tmp_path / "runs", centred_model_dir, tiny_data)

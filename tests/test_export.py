@@ -12,21 +12,16 @@ import pytest
 import yaml
 
 from compat.check_catalog import server_reads
-from helpers import CONFIG, TEXTS, centred_copy, finished_run
+from helpers import CONFIG, TEXTS, finished_run
 from svtune.eval import threshold
 from svtune.ship import export as ex
 from svtune.ship import onnx as onnx_copy
 from svtune.ship.export import ExportError, export
 
 
-@pytest.fixture(scope="module")
-def centred_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    return centred_copy(tiny_model_dir, tmp_path_factory.mktemp("centred") / "model")
-
-
 @pytest.fixture
-def run(tmp_path, centred_model_dir, tiny_data) -> Path:
-    return finished_run(tmp_path / "runs", centred_model_dir, tiny_data)
+def run(tiny_run) -> Path:
+    return tiny_run
 
 
 def siblings(dest: Path) -> list[str]:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from helpers import TEXTS, centred_copy, finished_run
+from helpers import TEXTS
 from svtune import paths
 from svtune.cli import main
 from svtune.data.csvio import DataError
@@ -44,14 +44,9 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def centred(tiny_model_dir, tmp_path_factory) -> Path:
-    return centred_copy(tiny_model_dir, tmp_path_factory.mktemp("centred") / "model")
-
-
 @pytest.fixture
-def run(tmp_path, centred, tiny_data) -> Path:
-    return finished_run(tmp_path / "runs", centred, tiny_data)
+def run(tiny_run) -> Path:
+    return tiny_run
 
 
 # --- export --to: relative to the current folder, --overwrite only over a bundle svtune wrote ------------
