@@ -177,3 +177,18 @@ def test_without_a_cache_root_the_model_goes_to_a_private_folder_never_tmp(tmp_p
     monkeypatch.setattr(custom_dc, "CACHE_ROOTS", [str(tmp_path / "workspace"), "/tmp"])   # the server's image
     assert custom_dc.cache_path("gs://b/p") == tmp_path / "workspace" / "b" / "p"
     assert custom_dc.cache_path("gs://b/p", tmp_path / "mine") == tmp_path / "mine" / "b" / "p"   # named: as named
+
+
+def test_medium_ft_is_registered_beside_the_owners_embeddings_as_the_server_sees_them(tmp_path):
+    import yaml
+
+    from svtune.ship.custom_dc import catalog_doc
+    old = write(tmp_path / "custom_catalog.yaml", yaml.safe_dump({"indexes": {"user_all_minilm_mem": {
+        "store_type": "MEMORY", "source_path": "/data/nl", "embeddings_path": "/data/nl/embeddings/embeddings.csv",
+        "model": "ft-final-v20230717230459-all-MiniLM-L6-v2"}}}))
+    doc = catalog_doc(old, "svtune-x", tmp_path / "nl" / "embeddings" / "embeddings.csv", tmp_path / "nl",
+                      "gs://b/p", 0.6, tmp_path / "medium.csv")
+    assert doc["version"] == "1" and doc["indexes"]["medium_ft"]["embeddings_path"] == \
+        "/data/nl/embeddings/medium_ft/embeddings.csv"   # the container's path form, kept from the owner's file
+    assert doc["indexes"]["user_all_minilm_mem"]["model"] == doc["indexes"]["medium_ft"]["model"] == "svtune-x"
+    assert "medium_ft" not in catalog_doc(old, "svtune-x", tmp_path / "e.csv", tmp_path, "gs://b/p", 0.6)["indexes"]

@@ -29,7 +29,7 @@ import os
 import re
 import secrets
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -79,9 +79,9 @@ def _read_yaml(old: Path) -> dict:
 
 
 def catalog_doc(old: Path, model_name: str, embeddings: Path, source: Path, gcs_folder: str,
-                threshold: float, dc: tuple[Path, Path] | None = None) -> dict:
+                threshold: float, dc: Path | None = None) -> dict:
     """custom_catalog.yaml: version "1", an existing file's entries kept, its index pointed at the tuned
-    model; with `dc` (embeddings, source) also medium_ft, served by the same model."""
+    model; with `dc` (its input file) also medium_ft, served by the same model, its embeddings beside the owner's."""
     doc = _read_yaml(old)
     indexes, models = dict(doc.get("indexes") or {}), dict(doc.get("models") or {})
     owner = [k for k in indexes if k != DC_INDEX]
@@ -89,8 +89,9 @@ def catalog_doc(old: Path, model_name: str, embeddings: Path, source: Path, gcs_
     entry = {"store_type": "MEMORY", "source_path": str(source), "embeddings_path": str(embeddings),
              "healthcheck_query": "Life expectancy", **(indexes.get(name) or {})}
     indexes[name] = {**entry, "model": model_name}
-    if dc is not None:
-        indexes[DC_INDEX] = {"store_type": "MEMORY", "source_path": str(dc[1]), "embeddings_path": str(dc[0]),
+    if dc is not None:   # beside the owner's file as the server sees it (an existing catalog's own path form)
+        seen = PurePosixPath(str(indexes[name]["embeddings_path"])).parent / DC_EMBEDDINGS.as_posix()
+        indexes[DC_INDEX] = {"store_type": "MEMORY", "source_path": str(dc), "embeddings_path": str(seen),
                              "model": model_name, "healthcheck_query": "Life expectancy"}
     else:
         indexes.pop(DC_INDEX, None)   # --owner-only: Data Commons' own medium_ft, with its own model
@@ -221,7 +222,7 @@ def export_custom_dc(run_dir: Path | str, output_folder: Path | str, gcs_folder:
             _encode_write(model, dc_rows, work / DC_EMBEDDINGS, f"Data Commons' index {dc}")
         cal = served_threshold(run, config, bool(dc_rows)) or calibrate_run(run, config, model)
         doc = catalog_doc(old_yaml, model_name, target / "embeddings.csv", out / "nl", gcs, cal["threshold"],
-                          (target / DC_EMBEDDINGS, dc.resolve()) if dc_rows else None)
+                          dc.resolve() if dc_rows else None)
         (work / "custom_catalog.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
         model_at = _place_model(work / "model", gcs, gcs_folder, cache_root)
         names = ["embeddings.csv", *([str(DC_EMBEDDINGS)] if dc_rows else []), "custom_catalog.yaml"]
