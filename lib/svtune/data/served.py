@@ -2,12 +2,14 @@
 
 A custom DC's NL server searches two default indexes, the owner's (`user_all_minilm_mem`) and Data
 Commons' `medium_ft`, and merges their hits by raw cosine (../shared/datacommons/serving.md). This module
-reads both sides as (sentence, dcid) rows one model serves both (eval/served.py searches them as the server does):
+reads both sides as (sentence, dcid) rows, for one model to serve both (eval/served.py searches them as the
+server does; ship/custom_dc.py writes them):
 
     rows = dc_index_rows(path)          # medium_ft's sentences: a `dcid,sentence` input CSV (`;`-joined
                                         # texts, as preindex/medium/sv_descriptions.csv) or the server's
                                         # own embeddings.csv (only its dcid and sentence columns are read)
-    rows = owner_rows(catalog)          # the owner's sentences as the importer writes sentences.csv
+    rows = owner_rows(catalog)          # every text of each owner variable ("importer": its search
+                                        # descriptions, else its name, as the importer writes sentences.csv)
 """
 
 from __future__ import annotations

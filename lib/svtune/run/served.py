@@ -1,8 +1,8 @@
 """A custom Data Commons run that knows what it is served beside (`-p dc_dir`): Data Commons' catalog
 joins the training pairs, and the run measures the served search (eval/served.py).
 
-    pairs, info = join_dc_pairs(cfg, owner_pairs)   # the owner's pairs + Data Commons' mined pairs
-    served = served_evaluation(cfg, catalog, tuned)  # (a), (b), (c) on both sides' held-out queries
+    pairs, info = join_dc_pairs(cfg, owner_pairs)          # the owner's pairs x owner_repeat + Data Commons'
+    served = served_evaluation(cfg, catalog, tuned, base)   # (a), (b), (c) on both sides' held-out queries
 
 Data Commons' catalog is read at size small (its curated StatVars, alternatives, topics and curated pairs):
 what is mined from it sits in the same batches as the owner's pairs, so each side's texts are the other's
