@@ -9,7 +9,8 @@ import pytest
 
 from helpers import write
 from svtune.data.csvio import DataError
-from svtune.data.served import check_disjoint, dc_index_rows, owner_rows
+from svtune.data.formats import read_index
+from svtune.data.served import check_disjoint, owner_rows
 from svtune.eval import served, threshold
 
 
@@ -82,14 +83,14 @@ def test_threshold_is_calibrated_on_one_half_and_graded_on_the_other():
     assert cal["threshold"] == pytest.approx(0.625) and cal["answered@10"]["calibrated"] == 0.0   # graded apart
 
 
-def test_dc_index_reads_input_csv_and_the_servers_embeddings_file(tmp_path):
+def test_an_index_is_read_from_its_input_csv_or_the_servers_embeddings_file(tmp_path):
     csv = write(tmp_path / "in.csv", "dcid,sentence\nCount_Person,Population; number of people\n")
-    assert dc_index_rows(csv) == [("Population", "Count_Person"), ("number of people", "Count_Person")]
+    assert read_index(csv)[0] == [("Population", "Count_Person"), ("number of people", "Count_Person")]
     emb = pd.DataFrame({"0": [0.1, 0.2], "1": [0.3, 0.4], "dcid": ["A;B", "C"], "sentence": ["shared", "own"]})
     emb.to_csv(tmp_path / "embeddings.csv", index=False)
-    assert dc_index_rows(tmp_path / "embeddings.csv") == [("shared", "A"), ("shared", "B"), ("own", "C")]
+    assert read_index(tmp_path / "embeddings.csv")[0] == [("shared", "A"), ("shared", "B"), ("own", "C")]
     with pytest.raises(DataError, match="unknown index format"):
-        dc_index_rows(write(tmp_path / "bad.csv", "a,b\n1,2\n"))
+        read_index(write(tmp_path / "bad.csv", "a,b\n1,2\n"))
     with pytest.raises(DataError, match="owner's own index"):
         check_disjoint([("x", "A")], [("x", "A"), ("y", "B")], tmp_path)
 

@@ -111,3 +111,22 @@ def test_sigterm_stops_the_launcher_like_ctrl_c(outputs, tiny_data, tiny_model_d
     assert json.loads((failed / "config.json").read_text())["reason"] == "interrupted (SIGTERM)"
     assert (failed / "train.ipynb").is_file()
     shutil.rmtree(failed)
+
+
+def test_a_run_driven_in_python_that_stops_is_kept_as_failed_not_incomplete(tmp_path, tiny_model_dir, tiny_data,
+                                                                            monkeypatch):
+    """Run.start(...).run_all() outside the launcher: a crash renames the folder <name>.failed with its
+    reason (the launcher's own rule), so no `.incomplete-` folder is left that nothing will finish."""
+    monkeypatch.setattr(paths, "RUNS_DIR", tmp_path / "runs")
+    run = Run.start(size="tiny", data_dir=str(tiny_data), base_model=str(tiny_model_dir), precision="fp32")
+    assert run.owns_folder and run.dir.name.startswith(paths.INCOMPLETE_PREFIX)
+
+    def boom(*a, **kw):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(Run, "evaluate", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        run.run_all()
+    (left,) = (tmp_path / "runs").iterdir()
+    assert left == run.dir and left.name.endswith(paths.FAILED_SUFFIX)
+    doc = json.loads((left / "config.json").read_text())
+    assert doc["status"] == "failed" and doc["reason"] == "RuntimeError: boom"

@@ -37,11 +37,11 @@ def expected_tops(model, index_rows, queries: list[str] = QUERIES) -> dict[str, 
 
 def custom_dc_reference(run: Path, out: Path, reference: Path) -> None:
     """What svtune itself says of a --to-custom-dc export of `run` in `out`: the run model's embeddings of
-    held-out descriptions, and its top result for three of them over the same sentences (owner_rows)."""
+    held-out descriptions, and its top result for three of them over the same sentences (owner_index)."""
     from sentence_transformers import SentenceTransformer
 
     from svtune.data.catalog import load_catalog
-    from svtune.ship.custom_dc import owner_rows
+    from svtune.ship.custom_dc import owner_index
     from svtune.ship.export import run_data
     config = json.loads((run / "config.json").read_text())
     data_dir, size = run_data(config)
@@ -52,7 +52,7 @@ def custom_dc_reference(run: Path, out: Path, reference: Path) -> None:
     reference.mkdir()
     (reference / "texts.json").write_text(json.dumps(queries[:6]))
     np.save(reference / "embeddings.npy", model.encode(queries[:6]))
-    tops = expected_tops(model, owner_rows(config, out)[0], queries)
+    tops = expected_tops(model, owner_index(config, out)[0], queries)
     (reference / "expected_top.json").write_text(json.dumps(tops))
 
 

@@ -23,6 +23,7 @@ from svtune.eval.headline import (
     headline,
 )
 from svtune.model.load import load_model
+from svtune.run.folder import failed_on_stop
 from svtune.run.provenance import PeakRSS
 from svtune.run.run import Run
 from svtune.train.centering import CentredView
@@ -96,13 +97,14 @@ def full(recipe: str, params: dict, curve: bool = True, transfer_index: str = ""
     start = time.perf_counter()
     with PeakRSS() as mem:
         run = Run.start(recipe=recipe, **params)
-        run.load_data()
-        run.evaluate("before")
-        callback = _quality_curve(run, CURVE_POINTS) if curve else None
-        run.train(callbacks=[callback] if callback else None)
-        run.evaluate("after")
-        run.write_report()
-        folder = run.finish()
+        with failed_on_stop(run):
+            run.load_data()
+            run.evaluate("before")
+            callback = _quality_curve(run, CURVE_POINTS) if curve else None
+            run.train(callbacks=[callback] if callback else None)
+            run.evaluate("after")
+            run.write_report()
+            folder = run.finish()
     m = run.metrics
     b, a = m["before"], m["after"]
     moved = (transfer(folder, run.cfg.base_model, transfer_index, a["files"]["queries"])

@@ -9,7 +9,6 @@ held-out sets and, with `--transfer`, on a larger index it never saw.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from svtune.eval.headline import (
     headline,
 )
 from svtune.eval.metrics import reciprocal_rank
+from svtune.eval.threshold import half as threshold_half
 from svtune.model.load import load_model
 from svtune.train.centering import center_model
 from svtune.train.merge import merge_toward_base, uncentred
@@ -44,7 +44,7 @@ from svtune.train.merge import merge_toward_base, uncentred
 
 def half(text: str) -> str:
     """A fixed, content-based split of held-out items: "validation" or "test"."""
-    return "validation" if hashlib.sha256(text.encode()).digest()[0] % 2 == 0 else "test"
+    return "validation" if threshold_half(text, byte=0) == 0 else "test"
 
 
 def half_figures(details: dict) -> dict:

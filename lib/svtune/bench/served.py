@@ -19,19 +19,10 @@ from pathlib import Path
 from svtune import paths, runs
 from svtune.bench.save import save
 from svtune.bench.speed import machine
-from svtune.bench.sweep import _argv
+from svtune.bench.sweep import train
 
 TARGETS = {"owner_top1": 0.85, "owner_mrr": 0.90, "dc_mrr_drop": 0.005, "dc_first_owner": 0.02,
            "export_s": 180.0, "run_ratio": 1.5}
-
-
-def _train(params: dict) -> Path:
-    cmd = [sys.executable, "-m", "svtune", "train", *_argv(params)]
-    print("$ svtune " + " ".join(cmd[3:]), flush=True)
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode:
-        raise SystemExit(f"svtune train failed: {out.stderr[-2000:]}")
-    return runs.completed_folder(out.stdout)
 
 
 def _export_seconds(run: Path) -> float:
@@ -86,11 +77,10 @@ def served_bench(params: dict, reference: str | None = None, out: str | Path | N
     hw = machine(params.get("base_model", "all-MiniLM-L6-v2"))
     print(f"{hw['name']} ({hw['cores']} cores; flags: {' '.join(hw.get('flags', []))}): auto precision "
           f"{hw['auto_precision']}", flush=True)
-    run = _train(params)
+    run, _ = train(params)
     m = runs.read_metrics(run)
-    ref = paths.resolve(reference) if reference else _train({k: v for k, v in params.items()
-                                                             if k not in ("data_dir", "dc_dir", "dc_index")}
-                                                            | {"data_dir": params["dc_dir"]})
+    dc_small = {k: v for k, v in params.items() if k not in ("dc_dir", "dc_index")} | {"data_dir": params["dc_dir"]}
+    ref = paths.resolve(reference) if reference else train(dc_small)[0]
     ref_s = runs.read_metrics(ref)["wall_time_s"]
     export_s = _export_seconds(run)
     served = m["served"]

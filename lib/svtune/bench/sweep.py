@@ -32,17 +32,21 @@ def _argv(params: dict) -> list[str]:
     return args
 
 
-def one_run(knob: str, value, params: dict) -> dict:
-    """`svtune train` with `knob` = `value`: its folder, wall seconds and figures."""
-    overrides = {**params.get("overrides", {}), knob: value}
-    cmd = [sys.executable, "-m", "svtune", "train", *_argv({**params, "overrides": overrides})]
-    print(f"{knob}={value}: {' '.join(cmd[3:])}", flush=True)
+def train(params: dict, label: str = "") -> tuple[Path, float]:
+    """`svtune train` with `params` in its own process, as a user runs it: its folder and wall seconds."""
+    cmd = [sys.executable, "-m", "svtune", "train", *_argv(params)]
+    print(f"{label or '$ svtune'} {' '.join(cmd[3:])}", flush=True)
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if out.returncode:
-        raise SystemExit(f"{knob}={value} failed: {out.stderr[-2000:]}")
-    folder = runs.completed_folder(out.stdout)
+        raise SystemExit(f"{label or 'svtune train'} failed: {out.stderr[-2000:]}")
+    return runs.completed_folder(out.stdout), wall
+
+
+def one_run(knob: str, value, params: dict) -> dict:
+    """`svtune train` with `knob` = `value`: its folder, wall seconds and figures."""
+    folder, wall = train({**params, "overrides": {**params.get("overrides", {}), knob: value}}, f"{knob}={value}:")
     m = runs.read_metrics(folder)
     a, h = m["after"], headline(m["after"])
     return {"value": value, "run": str(folder), "whole_run_seconds": round(wall, 1),

@@ -4,6 +4,7 @@ Index (catalog) formats, each read into (sentence, dcid) rows:
   * a catalog folder in this repo's layout (curated_input/, alternatives/, ...)
   * Data Commons' `dcid,sentence` files with `;`-joined sentences (preindex/*/sv_descriptions.csv)
   * `sentence,dcid` files, one sentence a row
+  * the NL server's `embeddings.csv` (columns 0..d-1, dcid (`;`-joined), sentence): only dcid and sentence read
 Query formats, each read into (query, [expected dcids, best first]):
   * JSON `{"query": ["dcid1", "dcid2"]}` (a file ending in .json)
   * CSV `query,expected` with `;`-separated dcids
@@ -57,6 +58,12 @@ def read_index(path: Path | str, size: str = "small") -> tuple[list[tuple[str, s
             rows.extend((s, dcid) for s in sentences)
             if sentences:
                 names.setdefault(dcid, sentences[0])
+    elif cols[-2:] == ["dcid", "sentence"] and cols[0] == "0":   # the server's embeddings.csv
+        import pandas as pd  # the vectors are skipped unparsed: 31k rows x 384 columns for two of them
+        table = pd.read_csv(path, usecols=["dcid", "sentence"], dtype=str, keep_default_na=False)
+        for s, ds in zip(table["sentence"], table["dcid"]):
+            rows.extend((s.strip(), d.strip()) for d in ds.split(";") if d.strip() and s.strip())
+            names.setdefault(ds.split(";")[0].strip(), s.strip())
     elif cols[:2] == ["sentence", "dcid"]:
         for r in read_rows(path, ["sentence", "dcid"]):
             s, dcid = r.cells["sentence"].strip(), r.cells["dcid"].strip()

@@ -5,9 +5,8 @@ Commons' `medium_ft`, and merges their hits by raw cosine (../shared/datacommons
 reads both sides as (sentence, dcid) rows, for one model to serve both (eval/served.py searches them as the
 server does; ship/custom_dc.py writes them):
 
-    rows = dc_index_rows(path)          # medium_ft's sentences: a `dcid,sentence` input CSV (`;`-joined
-                                        # texts, as preindex/medium/sv_descriptions.csv) or the server's
-                                        # own embeddings.csv (only its dcid and sentence columns are read)
+    rows, _ = read_index(path)          # medium_ft's sentences (data/formats.py): its `dcid,sentence` input
+                                        # (preindex/medium/sv_descriptions.csv) or the server's embeddings.csv
     rows = owner_rows(catalog)          # every text of each owner variable ("importer": its search
                                         # descriptions, else its name, as the importer writes sentences.csv)
 """
@@ -16,8 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from svtune.data.csvio import DataError, read_text
-from svtune.data.formats import read_index
+from svtune.data.csvio import DataError
 from svtune.data.records import Catalog
 
 # The seed-era input of Data Commons' medium_ft index, inside a catalog folder in the repo's layout.
@@ -27,22 +25,6 @@ DC_MEDIUM_INPUT = Path("preindex") / "medium" / "sv_descriptions.csv"
 def default_dc_index(dc_dir: Path | str) -> Path:
     """Where medium_ft's input lies in a Data Commons catalog folder."""
     return Path(dc_dir) / DC_MEDIUM_INPUT
-
-
-def dc_index_rows(path: Path | str) -> list[tuple[str, str]]:
-    """(sentence, dcid) rows of Data Commons' medium index, from its input CSV or an embeddings.csv."""
-    path = Path(path)
-    if path.is_file():
-        header = (read_text(path).split("\n", 1)[0]).strip().split(",")
-        if header[-2:] == ["dcid", "sentence"] and header[0] == "0":   # the server's embeddings.csv
-            import pandas as pd
-            table = pd.read_csv(path, usecols=["dcid", "sentence"], dtype=str, keep_default_na=False)
-            rows = [(s.strip(), d.strip()) for s, ds in zip(table["sentence"], table["dcid"])
-                    for d in ds.split(";") if d.strip() and s.strip()]
-            if not rows:
-                raise DataError("the index holds no sentences", path)
-            return rows
-    return read_index(path)[0]
 
 
 def owner_rows(catalog: Catalog, rule: str = "all") -> list[tuple[str, str]]:

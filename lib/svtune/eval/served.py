@@ -27,7 +27,6 @@ import pandas as pd
 from svtune import paths
 from svtune.data.csvio import DataError
 from svtune.data.formats import read_index, read_queries
-from svtune.data.served import dc_index_rows
 from svtune.eval.evaluate import NONSENSE_QUERIES
 from svtune.eval.metrics import paired_bootstrap, reciprocal_rank
 from svtune.eval.threshold import DEFAULT_THRESHOLD, calibrate, half, read_nonsense
@@ -206,7 +205,7 @@ def command(models: list[str], catalog: str, queries: str, dc_index: str, dc_que
         raise DataError(f"--served-with compares two models, the base (today's) and the tuned: got {len(models)}")
     owner, _ = read_index(catalog, size)
     dc_q = read_queries(dc_queries or paths.DATA_DIR / "eval" / "queries.csv")
-    out = evaluate_served(load_model(models[0]), load_model(models[1]), owner, dc_index_rows(dc_index),
+    out = evaluate_served(load_model(models[0]), load_model(models[1]), owner, read_index(dc_index)[0],
                           read_queries(queries), dc_q)
     print("\n".join(summary_lines(out)))
     if json_out:

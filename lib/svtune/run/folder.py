@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
 from svtune import paths, runs
 from svtune.data.csvio import DataError
+from svtune.train import distributed
 
 CHECKPOINTS = ".checkpoints"   # inside a run folder while it trains; removed once the model is saved
 
@@ -77,6 +80,21 @@ def mark_failed(folder: Path, reason: str) -> Path:
     if folder != failed:
         os.replace(folder, failed)
     return failed
+
+
+@contextlib.contextmanager
+def failed_on_stop(run):
+    """Steps of `run` driven in this process: a stop leaves `<name>.failed` with its reason, as a launched
+    run's does (launch.py marks those itself), never an `.incomplete-` folder nobody will finish."""
+    try:
+        yield run
+    except BaseException as e:
+        if run.owns_folder and run.dir.exists() and distributed.is_main():
+            reason = "interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
+            run.dir = mark_failed(run.dir, reason)
+            print(f"the run folder is kept as {run.dir} (config.json has the reason); resume it with: "
+                  f"svtune train -p resume {run.dir}", file=sys.stderr)
+        raise
 
 
 def leftovers(runs_dir: Path | None = None) -> list[tuple[Path, str]]:

@@ -37,7 +37,7 @@ from svtune.model.load import attention_for, load_model, resolve_base_model
 from svtune.run import launch, teacher_cache
 from svtune.run.checks import check_disk, check_inputs, resume_params
 from svtune.run.config import RunConfig, make_config, model_slug
-from svtune.run.folder import CHECKPOINTS, create_run_dir, earlier_attempts, final_dir, reopen
+from svtune.run.folder import CHECKPOINTS, create_run_dir, earlier_attempts, failed_on_stop, final_dir, reopen
 from svtune.run.provenance import PeakRSS, environment, reproduce_command
 from svtune.run.served import join_dc_pairs, served_evaluation
 from svtune.train import distributed
@@ -77,6 +77,7 @@ class Run:
     memory: PeakRSS | None = None    # samples this process's memory from start() to finish()
     teacher_space: object = None    # the teacher's embeddings of the pairs' texts, when the recipe distils them
     attempts: list = field(default_factory=list)   # a resumed run's earlier stops: {reason, failed_at}
+    owns_folder: bool = False        # made (or reopened) here, not by the launcher, which marks its own failures
 
     @classmethod
     def start(cls, run_dir: str = "", **params) -> "Run":
@@ -98,9 +99,10 @@ class Run:
         if not info["verified"]:
             print(f"base model {cfg.base_model}: no official sha256 to check it against; its weights' sha256 "
                   f"{info['sha256']} is recorded in config.json", flush=True)
+        owns = not run_dir or bool(params.get("resume"))
         folder = Path(run_dir) if run_dir else create_run_dir(cfg.size, model_slug(cfg.base_model))
         folder.mkdir(parents=True, exist_ok=True)
-        run = cls(cfg, folder, info, memory=PeakRSS().__enter__(), attempts=earlier_attempts(folder))
+        run = cls(cfg, folder, info, memory=PeakRSS().__enter__(), attempts=earlier_attempts(folder), owns_folder=owns)
         run.device = pick_device()
         recorded = runs.read_config(folder).get("precision") if cfg.resume else None
         if recorded in ("fp32", "bf16"):   # a resumed run continues in the precision it started in
@@ -280,13 +282,14 @@ class Run:
 
     def run_all(self) -> Path:
         """Every step, as notebooks/train.ipynb runs them; returns the finished folder."""
-        self.load_data()
-        self.evaluate("before")
-        self.train()
-        self.evaluate("after")
-        self.evaluate_served()
-        self.write_report()
-        return self.finish()
+        with failed_on_stop(self):
+            self.load_data()
+            self.evaluate("before")
+            self.train()
+            self.evaluate("after")
+            self.evaluate_served()
+            self.write_report()
+            return self.finish()
 
     def finish(self) -> Path:
         """Write metrics.json (with the paired bootstrap of tuned vs base), mark the run complete and

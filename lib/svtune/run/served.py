@@ -18,11 +18,11 @@ import pandas as pd
 
 from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError
-from svtune.data.formats import read_queries
+from svtune.data.formats import read_index, read_queries
 from svtune.data.leaks import heldout_folder
 from svtune.data.mining import mine_pairs
 from svtune.data.records import pair_key
-from svtune.data.served import check_disjoint, dc_index_rows, owner_rows
+from svtune.data.served import check_disjoint, owner_rows
 
 DC_SIZE = "small"   # Data Commons' curated catalog: what its medium index's best texts come from
 
@@ -43,7 +43,7 @@ def dc_queries_file(cfg) -> Path:
 def check_served(cfg, owner) -> None:
     """Before anything is written: the Data Commons catalog, its index and its held-out queries read."""
     dc_catalog(cfg)
-    rows = dc_index_rows(cfg.dc_index)
+    rows = read_index(cfg.dc_index)[0]
     check_disjoint(owner_rows(owner), rows, Path(cfg.dc_index))
     read_queries(dc_queries_file(cfg))
 
@@ -70,7 +70,7 @@ def served_evaluation(cfg, catalog, tuned, base) -> dict:
     qfile = eval_files(cfg)[0]
     owner_q = read_queries(qfile) if qfile else list(catalog.heldout_queries or [])
     dc_q = read_queries(dc_queries_file(cfg))
-    out = evaluate_served(base, tuned, owner_rows(catalog), dc_index_rows(cfg.dc_index), owner_q, dc_q)
+    out = evaluate_served(base, tuned, owner_rows(catalog), read_index(cfg.dc_index)[0], owner_q, dc_q)
     out["files"] = {"dc_index": cfg.dc_index, "dc_queries": str(dc_queries_file(cfg)),
                     "owner_queries": str(qfile) if qfile else "held-out search descriptions"}
     return out

@@ -38,8 +38,7 @@ from svtune.data.catalog import load_catalog
 from svtune.data.csvio import DataError, read_text
 from svtune.data.custom_dc import SENTENCES, custom_dc_kind
 from svtune.data.formats import read_index
-from svtune.data.served import dc_index_rows
-from svtune.data.served import owner_rows as importer_rows
+from svtune.data.served import owner_rows
 from svtune.ship import publish as pub
 from svtune.ship.convert import ExportError, _log, check_same, convert_model
 from svtune.ship.export import calibrate_run, index_rows, run_data, server_table, write_embeddings
@@ -54,7 +53,7 @@ GCS = re.compile(r"gs://[^/]+/.+")
 PRIVATE_CACHE = "nl_cache"       # under outputs/, mode 0700, where the server's /workspace/nl_cache is absent
 
 
-def owner_rows(config: dict, out: Path) -> tuple[list[tuple[str, str]], str]:
+def owner_index(config: dict, out: Path) -> tuple[list[tuple[str, str]], str]:
     """(sentence, dcid) rows of the owner's sentences, and where they come from."""
     if (out / SENTENCES).exists():
         return read_index(out / SENTENCES)[0], str(out / SENTENCES)
@@ -62,7 +61,7 @@ def owner_rows(config: dict, out: Path) -> tuple[list[tuple[str, str]], str]:
     if not custom_dc_kind(data_dir):
         return index_rows(config), f"the run's catalog {data_dir}"
     catalog = load_catalog(data_dir, size, warn=False, heldout_seed=None)   # every sentence is served
-    return importer_rows(catalog), f"{data_dir} (every text of each variable: name, description, searchDescriptions)"
+    return owner_rows(catalog), f"{data_dir} (every text of each variable: name, description, searchDescriptions)"
 
 
 def _read_yaml(old: Path) -> dict:
@@ -203,8 +202,8 @@ def export_custom_dc(run_dir: Path | str, output_folder: Path | str, gcs_folder:
     run, out = Path(run_dir), paths.resolve(output_folder)
     config = _check(run, out, gcs_folder)
     dc = dc_source(config, dc_index, owner_only)
-    dc_rows = dc_index_rows(dc) if dc else None
-    rows, source = owner_rows(config, out)
+    dc_rows = read_index(dc)[0] if dc else None
+    rows, source = owner_index(config, out)
     target = out / EMBEDDINGS
     model_name, _ = names_for(run)
     gcs = gcs_folder or f"gs://{LOCAL_BUCKET}/{model_name}"
